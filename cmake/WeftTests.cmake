@@ -1,0 +1,36 @@
+# Every tests/unit/<module>_test.c, tests/stress/*.c and tests/regress/*.c is
+# its own program and its own ctest test, run in its own process with a
+# timeout, so a deadlock fails one test instead of hanging the suite.
+#
+# Unit tests link only their module's layer (weft_<module>) when it exists,
+# so a test cannot lean on a layer above the one it tests.
+# Labels: the directory (unit, stress, regress) and the module. A test whose
+# source contains "WEFT_TEST_NO_TSAN" is labelled no-tsan (make test skips
+# it under ThreadSanitizer; say why in the file).
+set(WEFT_TEST_TIMEOUT 120)
+if(CMAKE_BUILD_TYPE STREQUAL "TSan" OR CMAKE_BUILD_TYPE STREQUAL "ASan")
+  set(WEFT_TEST_TIMEOUT 300)
+endif()
+foreach(kind unit stress regress)
+  file(GLOB test_srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/${kind}/*.c)
+  foreach(src ${test_srcs})
+    get_filename_component(name ${src} NAME_WE)
+    string(REGEX REPLACE "_.*$" "" module ${name})
+    set(target test_${kind}_${name})
+    add_executable(${target} ${src})
+    set_target_properties(${target} PROPERTIES OUTPUT_NAME ${name} RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/${kind})
+    target_include_directories(${target} PRIVATE ${CMAKE_SOURCE_DIR}/tests ${CMAKE_SOURCE_DIR}/src)
+    if(kind STREQUAL "unit" AND TARGET weft_${module})
+      target_link_libraries(${target} PRIVATE weft_${module})
+    else()
+      target_link_libraries(${target} PRIVATE weft_static)
+    endif()
+    add_test(NAME ${kind}/${name} COMMAND ${target})
+    file(READ ${src} body)
+    set(labels ${kind} ${module})
+    if(body MATCHES "WEFT_TEST_NO_TSAN")
+      list(APPEND labels no-tsan)
+    endif()
+    set_tests_properties(${kind}/${name} PROPERTIES TIMEOUT ${WEFT_TEST_TIMEOUT} SKIP_RETURN_CODE 77 LABELS "${labels}")
+  endforeach()
+endforeach()

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages weft needs to build, test and benchmark.
+# Idempotent and quiet when everything is already there.
+#
+#   scripts/install-deps.sh          build + test dependencies
+#   scripts/install-deps.sh --peers  also the peers the benchmarks compare with
+#                                     (Go, oneTBB, GLib, libuv, Python)
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config libtsan2 libasan8 libubsan1 python3)
+if [ "${1:-}" = "--peers" ]; then
+  packages+=(golang-go libtbb-dev g++)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the package lists only when they are missing or a first try fails.
+if ! $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+  $sudo apt-get update -qq >/dev/null
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,223 @@
+/* Waiters and wait queues: see src/sync/waiter.h for the protocol.
+ *
+ * Synchronization:
+ * - weft__waiter.state: futex word; leaves WAITING exactly once, by CAS
+ *   (acq_rel), either to TIMEDOUT (by the waiter or the virtual clock) or to
+ *   WOKEN+tag (by a waker). The acquire load in park pairs with that CAS.
+ * - weft__waitq list and links: guarded by the queue's lock. `count` is
+ *   written under the lock and read without it by weft__waitq_has_waiters.
+ * - The virtual-clock list (vlist_*) of timed waiters: guarded by vlist_lock.
+ *   A waiter removes itself under that lock before park() returns, so the
+ *   clock hook never touches a waiter whose frame is gone. */
+#include <limits.h>
+
+#include <weft/error.h>
+#include <weft/time.h>
+
+#include "core/clock.h"
+#include "sync/futex.h"
+#include "sync/waiter.h"
+
+static weft__lock vlist_lock = WEFT__LOCK_INIT;
+static weft__waiter *vlist_head;
+static int vlist_count;
+
+static bool claim(weft__waiter *w, uint32_t to)
+{
+    uint32_t expected = WEFT__WAITER_WAITING;
+    /* acq_rel: release publishes the waker's prior writes to the woken
+     * waiter; pairs with the acquire loads in weft__waiter_park(). */
+    return atomic_compare_exchange_strong_explicit(&w->state, &expected, to, memory_order_acq_rel,
+                                                   memory_order_acquire);
+}
+
+/* Virtual clock hook: wake every timed waiter whose deadline has passed, and
+ * nudge the rest if the clock went back to real (they re-check their mode). */
+static void vclock_hook(void)
+{
+    bool virt = weft__clock_is_virtual();
+    int64_t now = weft_now();
+    weft__lock_acquire(&vlist_lock);
+    for (weft__waiter *w = vlist_head; w; w = w->vnext) {
+        if (!virt || w->deadline <= now) {
+            if (!virt || claim(w, WEFT__WAITER_TIMEDOUT))
+                weft__futex_wake(&w->state, 1);
+        }
+    }
+    weft__lock_release(&vlist_lock);
+}
+
+static int vclock_count(void)
+{
+    weft__lock_acquire(&vlist_lock);
+    int n = vlist_count;
+    weft__lock_release(&vlist_lock);
+    return n;
+}
+
+/* Returns false (not added) if the deadline has already passed on the
+ * virtual clock; the check is under vlist_lock, pairing with vclock_hook. */
+static bool vlist_add(weft__waiter *w)
+{
+    static _Atomic int hooked;
+    if (!atomic_exchange_explicit(&hooked, 1, memory_order_acq_rel)) {
+        weft__clock_set_advance_hook(vclock_hook);
+        weft__clock_set_count_fn(vclock_count);
+    }
+    weft__lock_acquire(&vlist_lock);
+    if (w->deadline <= weft_now()) {
+        weft__lock_release(&vlist_lock);
+        return false;
+    }
+    w->vprev = NULL;
+    w->vnext = vlist_head;
+    if (vlist_head)
+        vlist_head->vprev = w;
+    vlist_head = w;
+    w->on_vlist = true;
+    vlist_count++;
+    weft__lock_release(&vlist_lock);
+    return true;
+}
+
+static void vlist_remove(weft__waiter *w)
+{
+    weft__lock_acquire(&vlist_lock);
+    if (w->on_vlist) {
+        if (w->vprev)
+            w->vprev->vnext = w->vnext;
+        else
+            vlist_head = w->vnext;
+        if (w->vnext)
+            w->vnext->vprev = w->vprev;
+        w->on_vlist = false;
+        vlist_count--;
+    }
+    weft__lock_release(&vlist_lock);
+}
+
+void weft__waiter_init(weft__waiter *w)
+{
+    atomic_init(&w->state, WEFT__WAITER_WAITING);
+    w->deadline = WEFT_NEVER;
+    w->vnext = w->vprev = NULL;
+    w->on_vlist = false;
+}
+
+int weft__waiter_park(weft__waiter *w, int64_t deadline)
+{
+    w->deadline = deadline;
+    for (;;) {
+        uint32_t s = atomic_load_explicit(&w->state, memory_order_acquire);
+        if (s != WEFT__WAITER_WAITING)
+            break;
+        if (deadline == WEFT_NEVER) {
+            weft__futex_wait(&w->state, WEFT__WAITER_WAITING, WEFT_NEVER);
+        } else if (weft__clock_is_virtual()) {
+            /* Sleep without a real timeout; the virtual clock's hook claims
+             * and wakes this waiter once its deadline passes. */
+            if (!vlist_add(w)) {
+                claim(w, WEFT__WAITER_TIMEDOUT);
+                continue;
+            }
+            weft__futex_wait(&w->state, WEFT__WAITER_WAITING, WEFT_NEVER);
+            vlist_remove(w);
+        } else if (weft__futex_wait(&w->state, WEFT__WAITER_WAITING, deadline) == -ETIMEDOUT ||
+                   weft_deadline_passed(deadline)) {
+            claim(w, WEFT__WAITER_TIMEDOUT);
+        }
+    }
+    uint32_t s = atomic_load_explicit(&w->state, memory_order_acquire);
+    return s == WEFT__WAITER_TIMEDOUT ? -ETIMEDOUT : (int)(s - WEFT__WAITER_WOKEN);
+}
+
+bool weft__waiter_wake(weft__waiter *w, uint32_t tag)
+{
+    if (!claim(w, WEFT__WAITER_WOKEN + tag))
+        return false;
+    /* The waiter may already have seen the new state and returned; a wake
+     * on its old address is then a harmless spurious wake-up, since every
+     * futex wait in weft re-checks its condition in a loop. */
+    weft__futex_wake(&w->state, 1);
+    return true;
+}
+
+void weft__waitq_init(weft__waitq *q)
+{
+    weft__lock_init(&q->lock);
+    q->head.next = q->head.prev = &q->head;
+    q->head.waiter = NULL;
+    q->head.linked = false;
+    atomic_init(&q->count, 0);
+}
+
+void weft__waitq_add(weft__waitq *q, weft__wait_link *l, weft__waiter *w, uint32_t tag)
+{
+    l->waiter = w;
+    l->tag = tag;
+    weft__lock_acquire(&q->lock);
+    l->prev = q->head.prev;
+    l->next = &q->head;
+    q->head.prev->next = l;
+    q->head.prev = l;
+    l->linked = true;
+    atomic_fetch_add_explicit(&q->count, 1, memory_order_seq_cst);
+    weft__lock_release(&q->lock);
+    /* Pairs with the fence in weft__waitq_has_waiters(): either the waker
+     * sees this waiter, or the caller's re-check sees the waker's change. */
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+static void unlink_locked(weft__waitq *q, weft__wait_link *l)
+{
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->linked = false;
+    atomic_fetch_sub_explicit(&q->count, 1, memory_order_relaxed);
+}
+
+bool weft__waitq_remove(weft__waitq *q, weft__wait_link *l)
+{
+    weft__lock_acquire(&q->lock);
+    bool was = l->linked;
+    if (was)
+        unlink_locked(q, l);
+    weft__lock_release(&q->lock);
+    return was;
+}
+
+bool weft__waitq_wake_one(weft__waitq *q)
+{
+    weft__waiter *woken = NULL;
+    weft__lock_acquire(&q->lock);
+    while (q->head.next != &q->head) {
+        weft__wait_link *l = q->head.next;
+        unlink_locked(q, l);
+        if (claim(l->waiter, WEFT__WAITER_WOKEN + l->tag)) {
+            woken = l->waiter;
+            break;
+        }
+    }
+    weft__lock_release(&q->lock);
+    if (woken)
+        weft__futex_wake(&woken->state, 1);
+    return woken != NULL;
+}
+
+int weft__waitq_wake_all(weft__waitq *q)
+{
+    int n = 0;
+    weft__lock_acquire(&q->lock);
+    while (q->head.next != &q->head) {
+        weft__wait_link *l = q->head.next;
+        unlink_locked(q, l);
+        if (claim(l->waiter, WEFT__WAITER_WOKEN + l->tag)) {
+            /* Woken under the lock: after the unlock, the waiter may return
+             * and its frame be reused, and we no longer hold its address. */
+            weft__futex_wake(&l->waiter->state, 1);
+            n++;
+        }
+    }
+    weft__lock_release(&q->lock);
+    return n;
+}

@@ -1,0 +1,7 @@
+/* Internal to the weft tool: each subcommand's entry point. */
+#ifndef WEFT_TOOL_H
+#define WEFT_TOOL_H
+
+int weft_cmd_demo(int argc, char **argv);
+
+#endif
