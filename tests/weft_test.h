@@ -42,7 +42,8 @@
 
 #define WT_CMP_(a, op, b, T, fmt)                                            \
     do {                                                                     \
-        T wt_a_ = (T)(a), wt_b_ = (T)(b);                                    \
+        T wt_a_ = (T)(a);                                                    \
+        T wt_b_ = (T)(b); /* two declarations: T may be a pointer type */    \
         if (!(wt_a_ op wt_b_))                                               \
             WT_FAIL_("expected %s %s %s, got " fmt " %s " fmt, #a, #op, #b,  \
                      wt_a_, #op, wt_b_);                                     \
