@@ -14,7 +14,9 @@
  * anywhere (static, stack, inside another struct). Each has a static
  * initializer (WEFT_MUTEX_INIT("name"), WEFT_COND_INIT, ...) and an init
  * function; both give the same state. No primitive allocates, so none of
- * them can fail for lack of memory. The fields are private: use only the
+ * them can fail for lack of memory (the lock-order checker, when enabled,
+ * allocates its graph; if that fails the lock is simply not checked). The
+ * fields are private: use only the
  * functions below. A primitive must not be moved or copied while in use,
  * and must outlive every call on it (a thread still inside a call on it
  * counts as using it).

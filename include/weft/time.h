@@ -60,8 +60,8 @@ int weft_clock_use_virtual(int64_t start_ns);
  * Thread-safety: any thread. */
 void weft_clock_use_real(void);
 
-/* weft_clock_advance: move virtual time forward by ns (>= 0) and wake every
- * timed wait whose deadline is now passed.
+/* weft_clock_advance: move virtual time forward by ns (>= 0), saturating at
+ * INT64_MAX, and wake every timed wait whose deadline is now passed.
  * Returns: 0; -EINVAL if ns < 0 or no virtual clock is in use.
  * Thread-safety: any thread. */
 int weft_clock_advance(int64_t ns);

@@ -40,8 +40,10 @@ int64_t weft_deadline_left(int64_t deadline)
 {
     if (deadline == WEFT_NEVER)
         return INT64_MAX;
-    int64_t left = deadline - weft_now();
-    return left > 0 ? left : 0;
+    /* Compare before subtracting: a deadline far in the past (any negative
+     * value but WEFT_NEVER) would overflow deadline - now. */
+    int64_t now = weft_now();
+    return deadline > now ? deadline - now : 0;
 }
 
 bool weft_deadline_passed(int64_t deadline)
@@ -94,11 +96,16 @@ int weft_clock_advance(int64_t ns)
     if (ns < 0)
         return -EINVAL;
     int64_t cur = atomic_load_explicit(&virtual_now, memory_order_acquire);
+    int64_t next;
     do {
         if (cur == 0)
             return -EINVAL;
-    } while (!atomic_compare_exchange_weak_explicit(&virtual_now, &cur, cur + ns,
-                                                    memory_order_acq_rel, memory_order_acquire));
+        /* Saturate: cur + ns past INT64_MAX is undefined, and would wrap the
+         * clock negative or to 0 (which reads as "back to real time"). */
+        next = ns > INT64_MAX - cur ? INT64_MAX : cur + ns;
+        /* Pairs with the acquire loads in weft_now(). */
+    } while (!atomic_compare_exchange_weak_explicit(&virtual_now, &cur, next, memory_order_acq_rel,
+                                                    memory_order_acquire));
     /* The hook takes the waiter list's lock after the store above, so a
      * waiter that checked the time under that lock either saw the new time
      * or is on the list the hook walks. */

@@ -4,11 +4,26 @@
  * - weft__waiter.state: futex word; leaves WAITING exactly once, by CAS
  *   (acq_rel), either to TIMEDOUT (by the waiter or the virtual clock) or to
  *   WOKEN+tag (by a waker). The acquire load in park pairs with that CAS.
+ *   Before that it may go WAITING -> NUDGED (by the clock hook, when the
+ *   clock goes back to real time) and NUDGED -> WAITING (by the waiter, once
+ *   it has noticed); claim() treats NUDGED as WAITING.
  * - weft__waitq list and links: guarded by the queue's lock. `count` is
  *   written under the lock and read without it by weft__waitq_has_waiters.
- * - The virtual-clock list (vlist_*) of timed waiters: guarded by vlist_lock.
- *   A waiter removes itself under that lock before park() returns, so the
- *   clock hook never touches a waiter whose frame is gone. */
+ * - The virtual-clock list (vlist_*) of timed waiters and `hooked`: guarded
+ *   by vlist_lock. A waiter removes itself under that lock before park()
+ *   returns, so the clock hook never touches a waiter whose frame is gone.
+ *
+ * Virtual timed wait, in park():
+ *   1. Under vlist_lock: register the clock hooks (first use), then return
+ *      without joining if the clock is real again or the deadline passed;
+ *      else join the list. The clock's switch or advance is stored before
+ *      its hook takes vlist_lock, so either this step sees it, or the hook
+ *      finds the waiter on the list.
+ *   2. Sleep on the futex while the state is WAITING. The hook changes the
+ *      state (claim to TIMEDOUT, or NUDGED on the switch to real time), so
+ *      its wake-up is not lost if it runs between 1 and 2.
+ *   3. Leave the list; undo a nudge (NUDGED -> WAITING) and loop, which
+ *      re-checks the clock mode. */
 #include <limits.h>
 
 #include <weft/error.h>
@@ -20,64 +35,90 @@
 
 static weft__lock vlist_lock = WEFT__LOCK_INIT;
 static weft__waiter *vlist_head;
-static int vlist_count;
+static bool hooked;
 
 static bool claim(weft__waiter *w, uint32_t to)
 {
     uint32_t expected = WEFT__WAITER_WAITING;
     /* acq_rel: release publishes the waker's prior writes to the woken
      * waiter; pairs with the acquire loads in weft__waiter_park(). */
-    return atomic_compare_exchange_strong_explicit(&w->state, &expected, to, memory_order_acq_rel,
-                                                   memory_order_acquire);
+    while (!atomic_compare_exchange_strong_explicit(&w->state, &expected, to, memory_order_acq_rel,
+                                                    memory_order_acquire)) {
+        if (expected != WEFT__WAITER_NUDGED)
+            return false;
+        /* Nudged is still waiting: claim it from there. */
+    }
+    return true;
 }
 
 /* Virtual clock hook: wake every timed waiter whose deadline has passed, and
- * nudge the rest if the clock went back to real (they re-check their mode). */
+ * nudge every one if the clock went back to real (they re-check their mode;
+ * protocol step 2 in the Synchronization block). */
 static void vclock_hook(void)
 {
     bool virt = weft__clock_is_virtual();
     int64_t now = weft_now();
     weft__lock_acquire(&vlist_lock);
     for (weft__waiter *w = vlist_head; w; w = w->vnext) {
-        if (!virt || w->deadline <= now) {
-            if (!virt || claim(w, WEFT__WAITER_TIMEDOUT))
+        if (!virt) {
+            uint32_t expected = WEFT__WAITER_WAITING;
+            /* Relaxed: a nudge publishes nothing. The waiter re-reads the
+             * clock mode under vlist_lock (step 1), after this section. */
+            if (atomic_compare_exchange_strong_explicit(&w->state, &expected, WEFT__WAITER_NUDGED,
+                                                        memory_order_relaxed, memory_order_relaxed))
                 weft__futex_wake(&w->state, 1);
+        } else if (w->deadline <= now && claim(w, WEFT__WAITER_TIMEDOUT)) {
+            weft__futex_wake(&w->state, 1);
         }
     }
     weft__lock_release(&vlist_lock);
 }
 
+/* The timed waiters still parked: a waiter whose wait was already decided
+ * (timed out or woken) but whose thread has not yet left the list is not
+ * counted, so a test sees the count drop as soon as its advance returns. */
 static int vclock_count(void)
 {
+    int n = 0;
     weft__lock_acquire(&vlist_lock);
-    int n = vlist_count;
+    for (weft__waiter *w = vlist_head; w; w = w->vnext) {
+        uint32_t s = atomic_load_explicit(&w->state, memory_order_relaxed);
+        n += s == WEFT__WAITER_WAITING || s == WEFT__WAITER_NUDGED;
+    }
     weft__lock_release(&vlist_lock);
     return n;
 }
 
-/* Returns false (not added) if the deadline has already passed on the
- * virtual clock; the check is under vlist_lock, pairing with vclock_hook. */
-static bool vlist_add(weft__waiter *w)
+enum { VLIST_ADDED, VLIST_PASSED, VLIST_REAL };
+
+/* Protocol step 1. Returns VLIST_ADDED, or (not added) VLIST_PASSED if the
+ * deadline has already passed on the virtual clock, VLIST_REAL if the clock
+ * is real again. */
+static int vlist_add(weft__waiter *w)
 {
-    static _Atomic int hooked;
-    if (!atomic_exchange_explicit(&hooked, 1, memory_order_acq_rel)) {
+    weft__lock_acquire(&vlist_lock);
+    if (!hooked) {
+        /* Under the lock, so no waiter joins the list before the hook that
+         * serves it is in place. */
         weft__clock_set_advance_hook(vclock_hook);
         weft__clock_set_count_fn(vclock_count);
+        hooked = true;
     }
-    weft__lock_acquire(&vlist_lock);
-    if (w->deadline <= weft_now()) {
-        weft__lock_release(&vlist_lock);
-        return false;
+    int rc = VLIST_ADDED;
+    if (!weft__clock_is_virtual())
+        rc = VLIST_REAL;
+    else if (w->deadline <= weft_now())
+        rc = VLIST_PASSED;
+    if (rc == VLIST_ADDED) {
+        w->vprev = NULL;
+        w->vnext = vlist_head;
+        if (vlist_head)
+            vlist_head->vprev = w;
+        vlist_head = w;
+        w->on_vlist = true;
     }
-    w->vprev = NULL;
-    w->vnext = vlist_head;
-    if (vlist_head)
-        vlist_head->vprev = w;
-    vlist_head = w;
-    w->on_vlist = true;
-    vlist_count++;
     weft__lock_release(&vlist_lock);
-    return true;
+    return rc;
 }
 
 static void vlist_remove(weft__waiter *w)
@@ -91,7 +132,6 @@ static void vlist_remove(weft__waiter *w)
         if (w->vnext)
             w->vnext->vprev = w->vprev;
         w->on_vlist = false;
-        vlist_count--;
     }
     weft__lock_release(&vlist_lock);
 }
@@ -109,6 +149,12 @@ int weft__waiter_park(weft__waiter *w, int64_t deadline)
     w->deadline = deadline;
     for (;;) {
         uint32_t s = atomic_load_explicit(&w->state, memory_order_acquire);
+        if (s == WEFT__WAITER_NUDGED) {
+            /* Step 3: undo the nudge; if a claim beat us, the loop sees it. */
+            atomic_compare_exchange_strong_explicit(&w->state, &s, WEFT__WAITER_WAITING,
+                                                    memory_order_relaxed, memory_order_relaxed);
+            continue;
+        }
         if (s != WEFT__WAITER_WAITING)
             break;
         if (deadline == WEFT_NEVER) {
@@ -116,11 +162,12 @@ int weft__waiter_park(weft__waiter *w, int64_t deadline)
         } else if (weft__clock_is_virtual()) {
             /* Sleep without a real timeout; the virtual clock's hook claims
              * and wakes this waiter once its deadline passes. */
-            if (!vlist_add(w)) {
+            int added = vlist_add(w);
+            if (added == VLIST_PASSED)
                 claim(w, WEFT__WAITER_TIMEDOUT);
+            if (added != VLIST_ADDED)
                 continue;
-            }
-            weft__futex_wait(&w->state, WEFT__WAITER_WAITING, WEFT_NEVER);
+            weft__futex_wait(&w->state, WEFT__WAITER_WAITING, WEFT_NEVER); /* step 2 */
             vlist_remove(w);
         } else if (weft__futex_wait(&w->state, WEFT__WAITER_WAITING, deadline) == -ETIMEDOUT ||
                    weft_deadline_passed(deadline)) {

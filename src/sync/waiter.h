@@ -27,9 +27,10 @@
  * nobody asleep costs no lock and no system call.
  *
  * Synchronization: `state` is the futex word, written only by compare-and-
- * swap from WEFT__WAITER_WAITING, so exactly one of "woken by link i" and
- * "timed out" wins. A queue's list is guarded by its lock; `count` mirrors the
- * list length for the lock-free fast path. A waiter lives on its owner's
+ * swap from WEFT__WAITER_WAITING (or from WEFT__WAITER_NUDGED, which still
+ * means waiting), so exactly one of "woken by link i" and "timed out" wins.
+ * A queue's list is guarded by its lock; `count` mirrors the list length
+ * for the lock-free fast path. A waiter lives on its owner's
  * stack for the duration of one blocking call. */
 #ifndef WEFT_SYNC_WAITER_H
 #define WEFT_SYNC_WAITER_H
@@ -45,6 +46,12 @@ enum {
     WEFT__WAITER_TIMEDOUT = 1,
     WEFT__WAITER_WOKEN = 2, /* woken through link with tag t: state = 2 + t */
 };
+
+/* Still waiting, but told to re-check which clock it waits on (the clock
+ * went back to real time, see waiter.c). Unlike a bare futex wake, a state
+ * change cannot be lost between joining the clock's list and sleeping.
+ * Tags fit in an int (park() returns them), so 2 + tag never reaches it. */
+#define WEFT__WAITER_NUDGED UINT32_MAX
 
 typedef struct weft__waiter weft__waiter;
 struct weft__waiter {
@@ -84,7 +91,9 @@ bool weft__waiter_wake(weft__waiter *w, uint32_t tag);
 static inline int weft__waiter_woken_tag(weft__waiter *w)
 {
     uint32_t s = atomic_load_explicit(&w->state, memory_order_acquire);
-    return s >= WEFT__WAITER_WOKEN ? (int)(s - WEFT__WAITER_WOKEN) : -1;
+    if (s < WEFT__WAITER_WOKEN || s == WEFT__WAITER_NUDGED)
+        return -1;
+    return (int)(s - WEFT__WAITER_WOKEN);
 }
 
 void weft__waitq_init(weft__waitq *q);

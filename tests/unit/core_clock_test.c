@@ -66,11 +66,37 @@ static void test_virtual_clock(void)
     WT_ERR(weft_clock_advance(1), -EINVAL);
 }
 
+/* Review finding: advancing past INT64_MAX overflowed (signed overflow,
+ * undefined; in practice the clock wrapped negative, breaking "always > 0",
+ * or to exactly 0, silently switching back to the real clock). Advancing
+ * by a huge step, to fire every timeout, saturates instead. */
+static void test_advance_saturates(void)
+{
+    WT_OK(weft_clock_use_virtual(1000));
+    WT_OK(weft_clock_advance(INT64_MAX));
+    WT_EQ(weft_now(), INT64_MAX);
+    WT_OK(weft_clock_advance(1)); /* still virtual, still saturated */
+    WT_EQ(weft_now(), INT64_MAX);
+    WT_ASSERT(weft_deadline_passed(weft_deadline_in(INT64_MAX)));
+    weft_clock_use_real();
+    WT_GT(weft_now(), 0);
+}
+
+/* Review finding: a deadline far in the past (any negative value but
+ * WEFT_NEVER counts as passed) made deadline - now overflow. */
+static void test_deadline_left_of_far_past(void)
+{
+    WT_EQ(weft_deadline_left(INT64_MIN), 0);
+    WT_EQ(weft_deadline_left(-2), 0);
+}
+
 int main(void)
 {
     WT_RUN(test_strerror_names_every_weft_code);
     WT_RUN(test_real_clock_is_monotonic_and_positive);
     WT_RUN(test_deadline_helpers);
     WT_RUN(test_virtual_clock);
+    WT_RUN(test_advance_saturates);
+    WT_RUN(test_deadline_left_of_far_past);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* The parking mechanism under every blocking call: waiters and wait queues
  * (src/sync/waiter.h), on the real and the virtual clock. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #include <weft/time.h>
@@ -147,6 +148,64 @@ static void test_switch_to_real_clock_rechecks(void)
     WT_ERR(p.result, -ETIMEDOUT);
 }
 
+static void wait_parked(int n)
+{
+    /* Not a sleep: wait for the thread to be parked on the virtual clock. */
+    while (weft_clock_timed_waiters() != n)
+        sched_yield();
+}
+
+/* Review finding: weft_clock_timed_waiters() went on counting a waiter that
+ * had already timed out (or been woken) until its thread got around to
+ * leaving the clock's list, so a test that waits for "parked" after an
+ * advance could advance again before the thread re-parked. The count must
+ * drop as soon as the advance (or the wake) has decided the wait. */
+static void test_timed_waiters_drops_when_decided(void)
+{
+    WT_OK(weft_clock_use_virtual(WEFT_SEC));
+    weft__waitq q;
+    weft__waitq_init(&q);
+    for (int i = 0; i < WT_SCALE(100); i++) {
+        parker p = {&q, weft_deadline_in(WEFT_SEC), 0};
+        pthread_t t;
+        WT_EQ(pthread_create(&t, NULL, park_on_queue, &p), 0);
+        wait_parked(1);
+        WT_OK(weft_clock_advance(WEFT_SEC)); /* decides the wait: timed out */
+        WT_EQ(weft_clock_timed_waiters(), 0);
+        WT_EQ(pthread_join(t, NULL), 0);
+        WT_ERR(p.result, -ETIMEDOUT);
+
+        p = (parker){&q, weft_deadline_in(WEFT_SEC), 0};
+        WT_EQ(pthread_create(&t, NULL, park_on_queue, &p), 0);
+        wait_parked(1);
+        WT_ASSERT(weft__waitq_wake_one(&q)); /* decides the wait: woken */
+        WT_EQ(weft_clock_timed_waiters(), 0);
+        WT_EQ(pthread_join(t, NULL), 0);
+        WT_EQ(p.result, 5);
+    }
+    weft_clock_use_real();
+}
+
+/* Review finding: weft_clock_use_real() nudged virtual timed waiters with a
+ * bare futex wake, which is lost when the waiter has joined the clock's
+ * list but not yet entered the futex wait: it then slept forever. Repeat
+ * the switch many times so that window is hit. */
+static void test_switch_to_real_clock_rechecks_repeatedly(void)
+{
+    weft__waitq q;
+    weft__waitq_init(&q);
+    for (int i = 0; i < WT_SCALE(500); i++) {
+        WT_OK(weft_clock_use_virtual(WEFT_SEC));
+        parker p = {&q, weft_deadline_in(WEFT_SEC), 0};
+        pthread_t t;
+        WT_EQ(pthread_create(&t, NULL, park_on_queue, &p), 0);
+        wait_parked(1);
+        weft_clock_use_real();
+        WT_EQ(pthread_join(t, NULL), 0);
+        WT_ERR(p.result, -ETIMEDOUT);
+    }
+}
+
 int main(void)
 {
     WT_RUN(test_wake_before_park_returns_tag);
@@ -157,5 +216,7 @@ int main(void)
     WT_RUN(test_cross_thread_wake);
     WT_RUN(test_virtual_deadline_fires_on_advance);
     WT_RUN(test_switch_to_real_clock_rechecks);
+    WT_RUN(test_timed_waiters_drops_when_decided);
+    WT_RUN(test_switch_to_real_clock_rechecks_repeatedly);
     return 0;
 }
