@@ -10,5 +10,6 @@
 #include <weft/sync.h>
 #include <weft/chan.h>
 #include <weft/future.h>
+#include <weft/pool.h>
 
 #endif

@@ -58,6 +58,7 @@
 #include <weft/future.h>
 #include <weft/time.h>
 
+#include "sched/future_internal.h"
 #include "sync/lock.h"
 #include "sync/waiter.h"
 
@@ -97,6 +98,9 @@ struct weft_future {
     cb_node inline_node;
     cb_node *cb_head, *cb_tail;
     weft__waitq waitq;
+    /* Frees the memory on the last unref: NULL means free(); a producer that
+     * embeds futures in its own records (the thread pool) sets its own. */
+    void (*release)(weft_future *f);
 };
 
 static inline bool is_terminal(uint32_t word)
@@ -157,7 +161,37 @@ void weft_future_unref(weft_future *f)
         if (n->kind == NODE_HEAP)
             free(n);
     }
-    free(f);
+    if (f->release)
+        f->release(f);
+    else
+        free(f);
+}
+
+/* ---- Hooks for producers (sched/future_internal.h) ---------------------- */
+
+size_t weft__future_size(void)
+{
+    return sizeof(weft_future);
+}
+
+void weft__future_init(weft_future *f, uint32_t refs, void (*release)(weft_future *f))
+{
+    /* Field by field rather than memset: value, err and the inline node are
+     * written before they are read, and a recycled record's lines are
+     * usually in another core's cache, so every line not touched here is a
+     * transfer saved on the submit path. */
+    f->inline_used = false;
+    f->cb_head = f->cb_tail = NULL;
+    atomic_init(&f->word, ST_PENDING);
+    atomic_init(&f->refs, refs);
+    weft__lock_init(&f->cb_lock);
+    weft__waitq_init(&f->waitq);
+    f->release = release;
+}
+
+weft__waitq *weft__future_waitq(weft_future *f)
+{
+    return &f->waitq;
 }
 
 /* ---- Completion --------------------------------------------------------- */

@@ -1,0 +1,32 @@
+/* Internal to src/sched: hooks into weft_future for producers that allocate
+ * futures themselves and wait on them alongside other queues. The thread
+ * pool embeds a future in each of its recycled task records (one allocation
+ * per task, none in the steady state) and, when a worker helps while
+ * waiting, links one waiter into a future's queue and the pool's idle queue.
+ * Nothing else changes: every other rule of include/weft/future.h holds for
+ * these futures. */
+#ifndef WEFT_SCHED_FUTURE_INTERNAL_H
+#define WEFT_SCHED_FUTURE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <weft/future.h>
+
+#include "sync/waiter.h"
+
+/* The size of a weft_future; memory for one must be aligned for any type
+ * (as malloc's is). */
+size_t weft__future_size(void);
+
+/* Make the memory at f a PENDING future holding `refs` references. When
+ * the last reference is dropped (and any unrun callback nodes are freed),
+ * release(f) is called instead of free(f); f must not be used after. */
+void weft__future_init(weft_future *f, uint32_t refs, void (*release)(weft_future *f));
+
+/* The queue a future's waiters park on. A waiter linked here by the
+ * waiter.h protocol is woken by the completion (it wakes every waiter);
+ * the caller re-checks the state with weft_future_get_state(). */
+weft__waitq *weft__future_waitq(weft_future *f);
+
+#endif
