@@ -10,6 +10,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"demo", weft_cmd_demo, "a channel pipeline with live metrics (what `make run` shows)"},
+    {"bench", weft_cmd_bench, "weft side by side with Go, oneTBB, glibc and Python; prints ratios"},
 };
 
 static void usage(FILE *f)

@@ -3,5 +3,6 @@
 #define WEFT_TOOL_H
 
 int weft_cmd_demo(int argc, char **argv);
+int weft_cmd_bench(int argc, char **argv);
 
 #endif
