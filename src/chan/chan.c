@@ -18,8 +18,12 @@
  *      position ahead of head, whose turn will wake again ("Wake-ups after
  *      the ring moved" in chan_internal.h). Either way it has no wake to
  *      pass on, and none is lost.
- * The waker side: publish (slot seq), then weft__waitq_has_waiters() and
- * wake only when a waiter is linked: no lock and no system call otherwise.
+ * The probe in 3 asks "has the other side claimed a position?" (tail
+ * beyond head for a receiver, head beyond tail - cap for a sender), not
+ * whether the slot is ready: the waker's claim is its seq_cst change.
+ * The waker side: claim (seq_cst), publish (slot seq), then read the
+ * queue's count (seq_cst) and wake only when a waiter is linked: no lock,
+ * no fence and no system call otherwise (chan_internal.h, Wake-ups).
  *
  * Close (weft_chan_close):
  *   1. fetch_or the CLOSED bit into tail: every later claiming
@@ -131,6 +135,30 @@ static bool probe_item(weft_chan *c, uint64_t arg)
            atomic_load_explicit(&c->closed_hint, memory_order_relaxed);
 }
 
+/* After linking (step 3): a sender must not park, because a receiver has
+ * claimed a slot of the previous lap (head + cap > tail), or the channel is
+ * closed. A claimed slot is freed a few instructions later, so the attempt
+ * that follows may still find it busy; it then spins again. */
+static bool claimed_room(weft_chan *c, uint64_t arg)
+{
+    (void)arg;
+    uint64_t tail = atomic_load_explicit(&c->tail, memory_order_seq_cst);
+    if (tail & WEFT__CHAN_CLOSED)
+        return true;
+    return atomic_load_explicit(&c->head, memory_order_seq_cst) + c->cap > tail;
+}
+
+/* After linking (step 3): a receiver must not park, because a sender has
+ * claimed position head (tail > head), or the channel is closed. */
+static bool claimed_item(weft_chan *c, uint64_t arg)
+{
+    (void)arg;
+    uint64_t head = atomic_load_explicit(&c->head, memory_order_seq_cst);
+    uint64_t tail = atomic_load_explicit(&c->tail, memory_order_seq_cst);
+    return (tail & ~WEFT__CHAN_CLOSED) > head ||
+           atomic_load_explicit(&c->closed_hint, memory_order_relaxed);
+}
+
 /* An unbuffered sender's element at position arg was claimed by a receiver,
  * or the channel was closed. */
 static bool probe_taken(weft_chan *c, uint64_t arg)
@@ -178,8 +206,8 @@ static bool slot_published(weft_chan *c, uint64_t pos)
     return seq == 2 * pos + 1;
 }
 
-/* The fence of weft__chan_after_send/after_recv precedes every count read
- * here (weft__chan_linked). */
+/* The caller's seq_cst claim precedes every count read here
+ * (weft__chan_linked). */
 void weft__chan_after_send_slow(weft_chan *c, uint64_t end, size_t n)
 {
     if (weft__chan_linked(&c->recvq))
@@ -229,24 +257,27 @@ void weft__chan_link(weft_chan *c, int op, weft__wait_link *l, weft__waiter *w, 
 bool weft__chan_case_ready(weft_chan *c, int op)
 {
     if (op == WEFT_SELECT_RECV)
-        return probe_item(c, 0);
+        return claimed_item(c, 0);
     if (!c->unbuffered)
-        return probe_room(c, 0);
+        return claimed_room(c, 0);
     /* An unbuffered SEND case needs a linked receiver and a free slot. The
      * select linked on rdyq first (with a seq_cst fence), pairing with the
      * receiver's has_waiters(rdyq) after it linked on recvq. */
     if (atomic_load_explicit(&c->tail, memory_order_relaxed) & WEFT__CHAN_CLOSED)
         return true;
-    return weft__chan_linked(&c->recvq) && probe_room(c, 0);
+    return weft__chan_linked(&c->recvq) && claimed_room(c, 0);
 }
 
 /* ---- waiting ------------------------------------------------------------ */
 
-/* Steps 2 and 3 of "Waiting" (file comment): spin, then park on q until
- * probe() holds or the deadline. Returns 0 (make an attempt now) or
- * -ETIMEDOUT. budget may be NULL (no spin); blocked may be NULL. */
-static int wait_for(weft_chan *c, weft__waitq *q, probe_fn *probe, uint64_t arg,
-                    _Atomic uint32_t *budget, _Atomic int64_t *blocked, int64_t deadline)
+/* Steps 2 and 3 of "Waiting" (file comment): spin until probe() holds,
+ * then link on q and park unless linked() holds (the claim check, see the
+ * file comment; NULL means probe), until the deadline. Returns 0 (make an
+ * attempt now) or -ETIMEDOUT. budget may be NULL (no spin); blocked may be
+ * NULL. */
+static int wait_for(weft_chan *c, weft__waitq *q, probe_fn *probe, probe_fn *linked,
+                    uint64_t arg, _Atomic uint32_t *budget, _Atomic int64_t *blocked,
+                    int64_t deadline)
 {
     if (budget) {
         uint32_t limit = atomic_load_explicit(budget, memory_order_relaxed);
@@ -288,8 +319,9 @@ static int wait_for(weft_chan *c, weft__waitq *q, probe_fn *probe, uint64_t arg,
         weft__waitq_add(q, &l, &w, 0);
     int rc = 0;
     /* The probe after linking: either a waker saw our link, or we see its
-     * change here (waitq_add's fence pairs with the waker's has_waiters). */
-    if (!probe(c, arg)) {
+     * change here (waitq_add's fence pairs with the waker's seq_cst claim
+     * and count read, or with its has_waiters). */
+    if (!(linked ? linked : probe)(c, arg)) {
         int64_t t0 = weft_now();
         if (weft__waiter_park(&w, deadline) < 0)
             rc = -ETIMEDOUT;
@@ -400,9 +432,9 @@ void weft_chan_destroy(weft_chan *c)
 static bool take_back(weft_chan *c, uint64_t pos)
 {
     uint64_t expected = pos;
-    /* Relaxed like a receiver's claim: the same compare-and-swap decides
-     * between us and every receiver. */
-    if (!atomic_compare_exchange_strong_explicit(&c->head, &expected, pos + 1, memory_order_relaxed,
+    /* seq_cst like a receiver's claim: the same compare-and-swap decides
+     * between us and every receiver, and waiting senders check it. */
+    if (!atomic_compare_exchange_strong_explicit(&c->head, &expected, pos + 1, memory_order_seq_cst,
                                                  memory_order_relaxed))
         return false;
     atomic_fetch_add_explicit(&c->retracted, 1, memory_order_relaxed);
@@ -426,7 +458,8 @@ static int await_taken(weft_chan *c, uint64_t pos, int64_t deadline, int timeout
             return 0;
         if (atomic_load_explicit(&c->closed_hint, memory_order_acquire))
             return take_back(c, pos) ? -EPIPE : 0;
-        if (wait_for(c, &c->ackq, probe_taken, pos, &c->spin_send, &c->blocked_full_ns, deadline) ==
+        if (wait_for(c, &c->ackq, probe_taken, NULL, pos, &c->spin_send, &c->blocked_full_ns,
+                     deadline) ==
             -ETIMEDOUT) {
             if (atomic_load_explicit(&c->head, memory_order_relaxed) > pos)
                 return 0;
@@ -477,7 +510,8 @@ static int claim_send_wait(weft_chan *c, uint64_t *pos, int64_t deadline)
             return rc;
         if (weft_deadline_passed(deadline))
             return -ETIMEDOUT;
-        rc = wait_for(c, &c->sendq, probe_room, 0, &c->spin_send, &c->blocked_full_ns, deadline);
+        rc = wait_for(c, &c->sendq, probe_room, claimed_room, 0, &c->spin_send,
+                      &c->blocked_full_ns, deadline);
         if (rc != 0)
             return rc;
     }
@@ -552,7 +586,8 @@ int weft_chan_recv(weft_chan *c, void *elem, int64_t deadline)
             return rc;
         if (weft_deadline_passed(deadline))
             return -ETIMEDOUT;
-        rc = wait_for(c, &c->recvq, probe_item, 0, &c->spin_recv, &c->blocked_empty_ns, deadline);
+        rc = wait_for(c, &c->recvq, probe_item, claimed_item, 0, &c->spin_recv,
+                      &c->blocked_empty_ns, deadline);
         if (rc != 0)
             return rc;
     }
@@ -598,7 +633,8 @@ static long claim_send_run(weft_chan *c, size_t max, uint64_t *pos_out)
             pos = now;
             continue;
         }
-        if (atomic_compare_exchange_weak_explicit(&c->tail, &pos, pos + k, memory_order_relaxed,
+        /* seq_cst: the claim waiting receivers check (chan_internal.h). */
+        if (atomic_compare_exchange_weak_explicit(&c->tail, &pos, pos + k, memory_order_seq_cst,
                                                   memory_order_relaxed)) {
             *pos_out = pos;
             return (long)k;
@@ -635,7 +671,8 @@ static long claim_recv_run(weft_chan *c, size_t max, uint64_t *pos_out)
             }
             continue;
         }
-        if (atomic_compare_exchange_weak_explicit(&c->head, &pos, pos + k, memory_order_relaxed,
+        /* seq_cst: the claim waiting senders check (chan_internal.h). */
+        if (atomic_compare_exchange_weak_explicit(&c->head, &pos, pos + k, memory_order_seq_cst,
                                                   memory_order_relaxed)) {
             *pos_out = pos;
             return (long)k;
@@ -680,7 +717,8 @@ int weft_chan_send_many(weft_chan *c, const void *elems, size_t n, size_t *sent,
             rc = -ETIMEDOUT;
             break;
         }
-        rc = wait_for(c, &c->sendq, probe_room, 0, &c->spin_send, &c->blocked_full_ns, deadline);
+        rc = wait_for(c, &c->sendq, probe_room, claimed_room, 0, &c->spin_send,
+                      &c->blocked_full_ns, deadline);
         if (rc != 0)
             break;
     }
@@ -715,7 +753,8 @@ int weft_chan_recv_many(weft_chan *c, void *elems, size_t max, size_t *got, int6
             return rc;
         if (weft_deadline_passed(deadline))
             return -ETIMEDOUT;
-        rc = wait_for(c, &c->recvq, probe_item, 0, &c->spin_recv, &c->blocked_empty_ns, deadline);
+        rc = wait_for(c, &c->recvq, probe_item, claimed_item, 0, &c->spin_recv,
+                      &c->blocked_empty_ns, deadline);
         if (rc != 0)
             return rc;
     }
@@ -802,7 +841,7 @@ int weft_chan_join(weft_chan *c, int64_t deadline)
             return 0;
         if (weft_deadline_passed(deadline))
             return -ETIMEDOUT;
-        if (wait_for(c, &c->joinq, probe_joined, 0, NULL, NULL, deadline) != 0)
+        if (wait_for(c, &c->joinq, probe_joined, NULL, 0, NULL, NULL, deadline) != 0)
             return joined(c) ? 0 : -ETIMEDOUT;
     }
 }

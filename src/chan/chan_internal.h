@@ -30,17 +30,29 @@
  * - slot seq: release store by whoever finishes with the slot (a sender
  *   after copying in, a receiver after copying out), acquire load by the next
  *   user; this orders the element bytes (plain memory) between them.
- * - tail, head: claimed by relaxed compare-and-swap (the slot's seq carries
- *   the data ordering). The CLOSED bit is set by a seq_cst fetch_or.
+ * - tail, head: claimed by seq_cst compare-and-swap. The slot's seq carries
+ *   the data ordering; seq_cst is for the wake-up check below (and costs
+ *   nothing on x86, where every compare-and-swap is a full barrier). The
+ *   CLOSED bit is set by a seq_cst fetch_or.
  * - closed_hint: set (release) by close after the CLOSED bit, read (acquire)
  *   by receivers only when a slot is not ready, so their fast path never
  *   reads the senders' cache line.
- * - Wake-ups: the waiter protocol of src/sync/waiter.h. A waker publishes
- *   (slot seq, head or the done count), then weft__waitq_has_waiters() (a
- *   seq_cst fence and a read of the queue's count) and wakes only if it is
- *   nonzero; a waiter links itself (count, seq_cst fence), then re-checks
- *   the ring before it parks. Either the waker sees the waiter or the waiter
- *   sees the change. Who wakes whom: "Wake-ups after the ring moved" below.
+ * - Wake-ups: the waiter protocol of src/sync/waiter.h, with the claim as
+ *   the waker's change, so the hot path needs no fence of its own. A sender
+ *   claims (seq_cst CAS on tail), publishes, then reads recvq's count
+ *   (seq_cst load) and wakes only if it is nonzero; a receiver that waits
+ *   links itself (count, then waitq_add's seq_cst fence) and parks only if
+ *   it then sees tail == head: nothing claimed that it could take. In the
+ *   single order of seq_cst operations either the sender's count read
+ *   follows the waiter's fence (it sees the waiter) or the waiter's fence
+ *   follows the claim (it sees the claim, C11 7.17.4p2-3). A receiver that
+ *   sees a claimed position whose element is not yet published spins and
+ *   yields instead of parking: the sender is copying, a few instructions
+ *   from done (a sender preempted there keeps its receivers yielding). The
+ *   mirror holds for senders waiting for room (head + cap > tail: a
+ *   receiver claimed a slot of the previous lap). Other wakers (close,
+ *   task_done, the unbuffered hand-off) keep weft__waitq_has_waiters()'s
+ *   fence. Who wakes whom: "Wake-ups after the ring moved" below.
  * - head_seen, peak, spin_send, spin_recv: relaxed hints (the peak-depth
  *   metric, the adaptive spin budgets), each on the line of the side that
  *   writes it.
@@ -163,9 +175,10 @@ static inline int weft__chan_claim_send(weft_chan *c, uint64_t *pos_out)
         uint64_t seq = atomic_load_explicit(weft__chan_seq(slot), memory_order_acquire);
         int64_t diff = (int64_t)(seq - 2 * pos);
         if (diff == 0) {
-            /* Relaxed: the slot's seq orders the data; the CLOSED bit makes
-             * this fail once closed, whatever the ordering. */
-            if (atomic_compare_exchange_weak_explicit(&c->tail, &pos, pos + 1, memory_order_relaxed,
+            /* seq_cst: the claim is what waiting receivers check (see
+             * Wake-ups above); the slot's seq orders the data; the CLOSED
+             * bit makes this fail once closed, whatever the ordering. */
+            if (atomic_compare_exchange_weak_explicit(&c->tail, &pos, pos + 1, memory_order_seq_cst,
                                                       memory_order_relaxed)) {
                 *pos_out = pos;
                 return 0;
@@ -214,7 +227,8 @@ static inline int weft__chan_claim_recv(weft_chan *c, uint64_t *pos_out)
         uint64_t seq = atomic_load_explicit(weft__chan_seq(slot), memory_order_acquire);
         int64_t diff = (int64_t)(seq - (2 * pos + 1));
         if (diff == 0) {
-            if (atomic_compare_exchange_weak_explicit(&c->head, &pos, pos + 1, memory_order_relaxed,
+            /* seq_cst: what waiting senders check (Wake-ups above). */
+            if (atomic_compare_exchange_weak_explicit(&c->head, &pos, pos + 1, memory_order_seq_cst,
                                                       memory_order_relaxed)) {
                 *pos_out = pos;
                 return 0;
@@ -255,28 +269,34 @@ static inline void weft__chan_consume(weft_chan *c, uint64_t pos, void *elem)
  * moved head onto a published slot wakes one more receiver: each wake is
  * followed by an attempt, and no element is left with every receiver
  * asleep. Senders mirror this (receivers free slots out of order too).
- * Both check the queues' counts after one seq_cst fence, so the fast path
- * costs a fence and two plain loads of read-mostly lines. */
+ * Both read the queues' counts with seq_cst loads after their seq_cst claim
+ * (see Wake-ups in the Synchronization block), so the fast path costs two
+ * plain loads of read-mostly lines and no fence. (With waiters that park
+ * only when nothing is claimed, these chained wakes are not needed for
+ * progress; they spread a burst over the parked threads sooner.) */
 void weft__chan_after_send_slow(weft_chan *c, uint64_t end, size_t n);
 void weft__chan_after_recv_slow(weft_chan *c, uint64_t end, size_t n);
 
 static inline bool weft__chan_linked(weft__waitq *q)
 {
-    /* Only after a seq_cst fence (weft__waitq_has_waiters), which it shares. */
-    return atomic_load_explicit(&q->count, memory_order_relaxed) != 0;
+    /* seq_cst: pairs with the fence of weft__waitq_add, after this thread's
+     * seq_cst claim of tail or head (Wake-ups in the Synchronization block). */
+    return atomic_load_explicit(&q->count, memory_order_seq_cst) != 0;
 }
 
-/* After a sender published the n positions before end. */
+/* After a sender claimed (seq_cst) and published the n positions before
+ * end. */
 static inline void weft__chan_after_send(weft_chan *c, uint64_t end, size_t n)
 {
-    if (weft__waitq_has_waiters(&c->recvq) || weft__chan_linked(&c->sendq))
+    if (weft__chan_linked(&c->recvq) || weft__chan_linked(&c->sendq))
         weft__chan_after_send_slow(c, end, n);
 }
 
-/* After a receiver consumed (freed) the n positions before end. */
+/* After a receiver claimed (seq_cst) and consumed (freed) the n positions
+ * before end. */
 static inline void weft__chan_after_recv(weft_chan *c, uint64_t end, size_t n)
 {
-    if (weft__waitq_has_waiters(&c->sendq) || weft__chan_linked(&c->recvq) ||
+    if (weft__chan_linked(&c->sendq) || weft__chan_linked(&c->recvq) ||
         (c->unbuffered && (weft__chan_linked(&c->ackq) || weft__chan_linked(&c->rdyq))))
         weft__chan_after_recv_slow(c, end, n);
 }
@@ -288,8 +308,9 @@ static inline void weft__chan_after_recv(weft_chan *c, uint64_t end, size_t n)
 int weft__chan_try_send_op(weft_chan *c, const void *elem);
 int weft__chan_try_recv_op(weft_chan *c, void *elem);
 
-/* Whether a select case looks ready (look, take nothing): a probe for step 3
- * of select, called after the select linked its waiter (and fence). */
+/* Whether a select case may be ready (look, take nothing): the probe of
+ * step 3 of select, called after the select linked its waiter (and fence).
+ * True as soon as the other side has claimed a position (Wake-ups above). */
 bool weft__chan_case_ready(weft_chan *c, int op);
 
 /* Link a select waiter for a case; weft__chan_case_queue says which queue
