@@ -79,7 +79,7 @@ extern "C" {
 struct weft__lockdep_class;
 
 typedef struct weft_mutex {
-    _Atomic uint32_t state; /* 0 unlocked, 1 locked, 2 locked and maybe waited on */
+    _Atomic uint32_t state; /* bit 0 held, bit 1 threads may be parked */
     int init_line;          /* where the mutex was initialized (lockdep's */
     const char *init_file;  /* fallback class name and reports) */
     const char *name;       /* lock class name, borrowed; NULL: the init site */
@@ -102,6 +102,12 @@ typedef struct weft_mutex {
  * Returns: 0; -EBUSY if m is locked (it is then left as it was).
  * Thread-safety: no other thread may be using m. */
 int weft_mutex_destroy(weft_mutex *m);
+
+/* Fairness: weft_mutex is not FIFO. A thread that arrives while the lock is
+ * free takes it even if others are parked (as with glibc's default mutex and
+ * Go's in its normal mode): under contention the lock stays with the core
+ * that has it, which is what makes it fast, and a parked thread can be
+ * overtaken many times. Use a weft_sem or a channel where order matters. */
 
 /* weft_mutex_lock: take m, waiting as long as it takes. Never fails.
  * A thread that already holds m deadlocks (the checker reports it).

@@ -125,3 +125,31 @@ int weft__unpark(const void *key, int n)
     weft__lock_release(&b->lock);
     return woken;
 }
+
+int weft__unpark_one(const void *key, void (*then)(void *ctx, bool woke, bool more), void *ctx)
+{
+    bucket *b = bucket_of(key);
+    bool woke = false, more = false;
+    weft__lock_acquire(&b->lock);
+    parked *p = b->head;
+    for (; p; p = p->next)
+        if (p->key == key)
+            break;
+    while (p) {
+        parked *next = p->next;
+        while (next && next->key != key)
+            next = next->next;
+        unlink_locked(b, p);
+        /* As in weft__unpark: p is not touched after a successful wake; a
+         * failed one means it timed out, and the next one is tried. */
+        if (weft__waiter_wake(&p->waiter, 0)) {
+            woke = true;
+            more = next != NULL;
+            break;
+        }
+        p = next;
+    }
+    then(ctx, woke, more);
+    weft__lock_release(&b->lock);
+    return woke;
+}

@@ -52,6 +52,14 @@ int weft__park(const void *key, weft__park_check *check, const void *ctx, int64_
  * Returns: how many were woken. */
 int weft__unpark(const void *key, int n);
 
+/* weft__unpark_one: wake the oldest thread parked on key and, still under
+ * the bucket lock, call then(ctx, woke, more): woke says whether a thread
+ * was woken, more whether other threads are still parked on key. A parker
+ * whose check() runs after `then` sees what `then` stored, so a primitive
+ * can keep a "someone is parked" bit exact (weft_mutex does).
+ * Returns: 1 if a thread was woken, else 0. */
+int weft__unpark_one(const void *key, void (*then)(void *ctx, bool woke, bool more), void *ctx);
+
 bool weft__park_check_u32(const void *key, const void *ctx);
 bool weft__park_check_u64(const void *key, const void *ctx);
 

@@ -253,6 +253,47 @@ static void test_timeouts_do_not_lose_wakeups(void)
     weft_clock_use_real();
 }
 
+/* The PARKED bit (src/sync/mutex.c, steps 3 and 4) is set exactly while
+ * threads are parked: an unlock that wakes the last parked thread clears
+ * it, and one that finds only a waiter that timed out clears it too, so
+ * later unlocks take the fast path again. */
+static void test_parked_bit_is_exact(void)
+{
+    enum { HELD = 1, PARKED = 2 };
+    WT_OK(weft_clock_use_virtual(1000 * WEFT_SEC));
+    short_deadline = weft_now() + 1 * WEFT_SEC;
+    long_deadline = weft_now() + 100 * WEFT_SEC;
+    atomic_store(&served, 0);
+    atomic_store(&gave_up, 0);
+
+    /* Step 4: a waiter that timed out leaves PARKED; the unlock clears it. */
+    weft_mutex_lock(&timed_m);
+    pthread_t t[2];
+    WT_EQ(pthread_create(&t[0], NULL, short_waiter, NULL), 0);
+    wait_timed_waiters(1);
+    WT_EQ(atomic_load(&timed_m.state), HELD | PARKED);
+    WT_OK(weft_clock_advance(1 * WEFT_SEC));
+    WT_EQ(pthread_join(t[0], NULL), 0);
+    WT_EQ(atomic_load(&timed_m.state), HELD | PARKED);
+    weft_mutex_unlock(&timed_m);
+    WT_EQ(atomic_load(&timed_m.state), 0);
+
+    /* Step 3: two parked waiters are both served, and the last wake leaves
+     * the mutex free with no PARKED bit. */
+    weft_mutex_lock(&timed_m);
+    for (int i = 0; i < 2; i++)
+        WT_EQ(pthread_create(&t[i], NULL, long_waiter, NULL), 0);
+    wait_timed_waiters(2);
+    WT_EQ(atomic_load(&timed_m.state), HELD | PARKED);
+    weft_mutex_unlock(&timed_m);
+    for (int i = 0; i < 2; i++)
+        WT_EQ(pthread_join(t[i], NULL), 0);
+    WT_EQ(atomic_load(&served), 2);
+    WT_EQ(atomic_load(&timed_m.state), 0);
+    WT_OK(weft_mutex_destroy(&timed_m));
+    weft_clock_use_real();
+}
+
 int main(void)
 {
     WT_RUN(test_contention_exact_count);
@@ -262,5 +303,6 @@ int main(void)
     WT_RUN(test_lock_until_times_out_on_virtual_clock);
     WT_RUN(test_lock_until_succeeds_when_released);
     WT_RUN(test_timeouts_do_not_lose_wakeups);
+    WT_RUN(test_parked_bit_is_exact);
     return 0;
 }
