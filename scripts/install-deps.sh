@@ -9,7 +9,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config libtsan2 libasan8 libubsan1 python3)
 if [ "${1:-}" = "--peers" ]; then
-  packages+=(golang-go libtbb-dev g++)
+  packages+=(golang-go libtbb-dev g++ libglib2.0-dev libuv1-dev)
 fi
 
 missing=()

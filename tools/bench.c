@@ -1,7 +1,8 @@
 /* weft bench: runs weft's benchmark kernels and their peers (Go, oneTBB,
- * glibc, Python) side by side in the same run, on the same machine, and
- * prints each figure with weft's ratio to every peer. Absolute numbers drift
- * on shared machines; the ratios from one run are what we compare.
+ * glibc, GLib, libuv, Python) side by side in the same run, on the same
+ * machine, and prints each figure with weft's ratio to every peer. Absolute
+ * numbers drift on shared machines; the ratios from one run are what we
+ * compare.
  *
  *   weft bench [--reps N] [--scale F] [--json] [--no-peers] [--peers-dir D] [name...]
  */
@@ -16,13 +17,14 @@
 #include "bench/bench.h"
 #include "tools/weft_tool.h"
 
-enum { MAX_KERNELS = 32, MAX_PEERS = 4 };
+enum { MAX_KERNELS = 32, MAX_PEERS = 6 };
 
 typedef struct peer {
     const char *label;   /* column title */
     const char *program; /* file name in the peer directory, or a script */
     const char *interp;  /* interpreter for scripts, else NULL */
     double ops[MAX_KERNELS]; /* by kernel index; 0 = no figure */
+    bool built;              /* the program was there */
     bool ran;
 } peer;
 
@@ -66,6 +68,16 @@ static void human(char *buf, size_t len, double ops)
         snprintf(buf, len, "%.0f /s", ops);
 }
 
+/* A ratio in 7 characters or fewer: 3 significant digits, then whole. */
+static void ratio(char *buf, size_t len, double weft_ops, double peer_ops)
+{
+    double r = weft_ops > 0 && peer_ops > 0 ? weft_ops / peer_ops : 0;
+    if (r <= 0)
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, r < 10 ? "%.2fx" : r < 100 ? "%.1fx" : "%.0fx", r);
+}
+
 static bool wanted(const char *name, int nnames, char **names)
 {
     if (nnames == 0)
@@ -88,6 +100,7 @@ static void run_peer(peer *p, const char *dir, int reps, double scale, row *rows
                     p->label, path);
         return;
     }
+    p->built = true;
     int len;
     if (!strcmp(p->program, "weftpeer"))
         len = snprintf(cmd, sizeof cmd, "'%s' -reps %d -scale %g", path, reps, scale);
@@ -194,7 +207,8 @@ int weft_cmd_bench(int argc, char **argv)
         }
     }
 
-    const weft_bench_kernel *tables[] = {weft_bench_chan_kernels, weft_bench_sync_kernels};
+    const weft_bench_kernel *tables[] = {weft_bench_chan_kernels, weft_bench_sync_kernels,
+                                         weft_bench_pool_kernels};
     row rows[MAX_KERNELS];
     int nrows = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
@@ -239,10 +253,12 @@ int weft_cmd_bench(int argc, char **argv)
         fprintf(stderr, "\r%60s\r", "");
 
     peer peers[MAX_PEERS] = {
-        {"Go", "weftpeer", NULL, {0}, false},
-        {"oneTBB", "tbb_peer", NULL, {0}, false},
-        {"glibc", "pthread_peer", NULL, {0}, false},
-        {"Python", "py_peer.py", "python3", {0}, false},
+        {"Go", "weftpeer", NULL, {0}, false, false},
+        {"oneTBB", "tbb_peer", NULL, {0}, false, false},
+        {"glibc", "pthread_peer", NULL, {0}, false, false},
+        {"GLib", "glib_peer", NULL, {0}, false, false},
+        {"libuv", "uv_peer", NULL, {0}, false, false},
+        {"Python", "py_peer.py", "python3", {0}, false, false},
     };
     int npeers = peers_on ? MAX_PEERS : 0;
     for (int p = 0; p < npeers; p++)
@@ -275,25 +291,55 @@ int weft_cmd_bench(int argc, char **argv)
         }
         printf("]}\n");
     } else {
+        /* Two tables, figures then ratios, each with only the peers that gave
+         * a figure here, so six peers still fit in 100 columns. */
+        int shown[MAX_PEERS], nshown = 0;
+        char missing[256] = "";
+        for (int p = 0; p < npeers; p++) {
+            bool any = false;
+            for (int i = 0; i < nrows; i++)
+                any |= peers[p].ops[i] > 0;
+            if (any)
+                shown[nshown++] = p;
+            else
+                snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s%s",
+                         missing[0] ? ", " : "", peers[p].label,
+                         peers[p].built ? "" : " (not built)");
+        }
         printf("weft bench on %s; best of %d runs, scale %g\n\n", mach, reps, scale);
-        printf("%-22s %11s", "benchmark", "weft");
-        for (int p = 0; p < npeers; p++)
-            printf(" %11s %8s", peers[p].label, "ratio");
+        printf("operations per second\n%-22s %10s", "benchmark", "weft");
+        for (int c = 0; c < nshown; c++)
+            printf(" %10s", peers[shown[c]].label);
         printf("\n");
         for (int i = 0; i < nrows; i++) {
             char buf[32];
             human(buf, sizeof buf, rows[i].ops);
-            printf("%-22s %11s", rows[i].k->name, buf);
-            for (int p = 0; p < npeers; p++) {
-                human(buf, sizeof buf, peers[p].ops[i]);
-                if (peers[p].ops[i] > 0 && rows[i].ops > 0)
-                    printf(" %11s %7.2fx", buf, rows[i].ops / peers[p].ops[i]);
-                else
-                    printf(" %11s %8s", buf, "-");
+            printf("%-22s %10s", rows[i].k->name, buf);
+            for (int c = 0; c < nshown; c++) {
+                human(buf, sizeof buf, peers[shown[c]].ops[i]);
+                printf(" %10s", buf);
             }
             printf("\n");
         }
-        printf("\nratio = weft / peer on the same workload (higher is better for weft).\n");
+        if (nshown > 0) {
+            printf("\nweft / peer on the same workload (higher is better for weft)\n%-22s",
+                   "benchmark");
+            for (int c = 0; c < nshown; c++)
+                printf(" %8s", peers[shown[c]].label);
+            printf("\n");
+            for (int i = 0; i < nrows; i++) {
+                printf("%-22s", rows[i].k->name);
+                for (int c = 0; c < nshown; c++) {
+                    char buf[32];
+                    ratio(buf, sizeof buf, rows[i].ops, peers[shown[c]].ops[i]);
+                    printf(" %8s", buf);
+                }
+                printf("\n");
+            }
+        }
+        if (missing[0])
+            printf("\nno figure for these workloads from: %s\n", missing);
+        printf("\none operation:\n");
         for (int i = 0; i < nrows; i++)
             printf("  %-22s %s%s%s\n", rows[i].k->name, rows[i].k->what,
                    strcmp(rows[i].k->name, rows[i].k->peer_name) ? "; peers: " : "",

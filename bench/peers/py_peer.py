@@ -1,13 +1,17 @@
 """The Python peer for `weft bench`: the seeds' own primitives (queue.Queue,
-threading.Lock) on the same workloads as weft's kernels, scaled down since
-they run ~100x slower. Prints "RESULT <name> <ops/s>", the best of reps.
+threading.Lock, ThreadPoolExecutor) on the same workloads as weft's kernels,
+scaled down since they run ~100x slower. Prints "RESULT <name> <ops/s>", the
+best of reps. There is no pool_fib: a fork/join fib on an executor deadlocks
+once every worker waits on a child.
 
     python3 py_peer.py [reps] [scale] [name...]
 """
+import os
 import queue
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 
 
 def queue_1p1c(n):
@@ -78,11 +82,70 @@ def lock_contended(n):
     return dt
 
 
+CPUS = os.cpu_count() or 1
+MASK = (1 << 64) - 1
+
+
+def tiny():
+    pass
+
+
+def pool_tiny_outside(n):
+    """One op: submit of a tiny task from the main thread + its run + its
+    result; the pool (one worker per CPU) is started outside the timing."""
+    with ThreadPoolExecutor(max_workers=CPUS) as ex:
+        wait([ex.submit(tiny) for _ in range(CPUS)])
+        t0 = time.perf_counter()
+        for f in [ex.submit(tiny) for _ in range(n)]:
+            f.result()
+        return time.perf_counter() - t0
+
+
+def pool_tiny_inside(n):
+    """One op: submit of a tiny task from inside a task + its run; the task
+    joins each round of 256. Its worker blocks while it waits (an executor
+    worker cannot help), so the pool has one more worker than CPUs."""
+
+    def spawner(ex):
+        for left in range(n, 0, -256):
+            for f in [ex.submit(tiny) for _ in range(min(left, 256))]:
+                f.result()
+
+    with ThreadPoolExecutor(max_workers=CPUS + 1) as ex:
+        wait([ex.submit(tiny) for _ in range(CPUS + 1)])
+        t0 = time.perf_counter()
+        ex.submit(spawner, ex).result()
+        return time.perf_counter() - t0
+
+
+def pf_chunk(lo, hi):
+    acc = 0
+    for i in range(lo, hi):
+        x = (i * 0x9E3779B97F4A7C15) & MASK
+        acc += x ^ (x >> 29)
+    return acc & MASK
+
+
+def pool_parallel_for(n):
+    """One op: one iteration of the multiply-xorshift body of bench/pool.c,
+    in CPUS * 8 chunks mapped over the executor (the GIL runs one at a time)."""
+    chunks = CPUS * 8
+    with ThreadPoolExecutor(max_workers=CPUS) as ex:
+        wait([ex.submit(tiny) for _ in range(CPUS)])
+        t0 = time.perf_counter()
+        sum(ex.map(pf_chunk, [n * c // chunks for c in range(chunks)],
+                   [n * (c + 1) // chunks for c in range(chunks)]))
+        return time.perf_counter() - t0
+
+
 BENCHES = [
     ("chan_1p1c", 300_000, queue_1p1c),
     ("chan_4p4c", 200_000, queue_4p4c),
     ("mutex_uncontended", 2_000_000, lock_uncontended),
     ("mutex_contended_4t", 1_000_000, lock_contended),
+    ("pool_tiny_outside", 100_000, pool_tiny_outside),
+    ("pool_tiny_inside", 100_000, pool_tiny_inside),
+    ("pool_parallel_for", 2_000_000, pool_parallel_for),
 ]
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -113,6 +114,107 @@ func mutexContended(n int) time.Duration {
 	return d
 }
 
+// One op: go f() of a tiny task from the main goroutine + its run +
+// completion (wg.Done: one atomic decrement, the last wakes the waiter, as
+// weft's tiny task does); one wait at the end.
+func poolTinyOutside(n int) time.Duration {
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go wg.Done()
+	}
+	wg.Wait()
+	return time.Since(t0)
+}
+
+const round = 256
+
+// One op: go f() of a tiny task from inside a goroutine + its run; the
+// spawner joins each round of 256 on a WaitGroup.
+func poolTinyInside(n int) time.Duration {
+	finished := make(chan struct{})
+	t0 := time.Now()
+	go func() {
+		var wg sync.WaitGroup
+		for left := n; left > 0; left -= round {
+			k := round
+			if left < k {
+				k = left
+			}
+			wg.Add(k)
+			for i := 0; i < k; i++ {
+				go wg.Done()
+			}
+			wg.Wait()
+		}
+		close(finished)
+	}()
+	<-finished
+	return time.Since(t0)
+}
+
+// One op: one iteration of the multiply-xorshift body of bench/pool.c, split
+// into GOMAXPROCS*8 chunks, one goroutine each (weft's default grain is
+// n / (8 * workers)).
+func poolParallelFor(n int) time.Duration {
+	var total atomic.Uint64
+	var wg sync.WaitGroup
+	chunks := runtime.GOMAXPROCS(0) * 8
+	t0 := time.Now()
+	wg.Add(chunks)
+	for c := 0; c < chunks; c++ {
+		lo, hi := n*c/chunks, n*(c+1)/chunks
+		go func() {
+			var acc uint64
+			for i := lo; i < hi; i++ {
+				x := uint64(i) * 0x9e3779b97f4a7c15
+				acc += x ^ (x >> 29)
+			}
+			total.Add(acc)
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	return time.Since(t0)
+}
+
+// fib(k) forking fib(k-1) onto a goroutine, running fib(k-2) inline and
+// joining on a WaitGroup.
+func fibTask(k int) int {
+	if k < 2 {
+		return k
+	}
+	var a int
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		a = fibTask(k - 1)
+		wg.Done()
+	}()
+	b := fibTask(k - 2)
+	wg.Wait()
+	return a + b
+}
+
+// One op: one call of fork/join fib. As bench/pool.c: the argument whose
+// call count (2 fib(k+1) - 1) first reaches n, the time scaled to n calls.
+func poolFib(n int) time.Duration {
+	arg, calls, a, b := 1, 1, 1, 1
+	for calls < n {
+		a, b = b, a+b
+		arg++
+		calls = 2*b - 1
+	}
+	t0 := time.Now()
+	r := fibTask(arg)
+	d := time.Since(t0)
+	if r != a {
+		panic("wrong fib")
+	}
+	return time.Duration(float64(d) * float64(n) / float64(calls))
+}
+
 type bench struct {
 	name string
 	n    int
@@ -129,6 +231,10 @@ func main() {
 		{"chan_pingpong", 1_000_000, pingpong},
 		{"mutex_uncontended", 50_000_000, mutexUncontended},
 		{"mutex_contended_4t", 10_000_000, mutexContended},
+		{"pool_tiny_outside", 10_000_000, poolTinyOutside},
+		{"pool_tiny_inside", 10_000_000, poolTinyInside},
+		{"pool_parallel_for", 100_000_000, poolParallelFor},
+		{"pool_fib", 2_692_537, poolFib},
 	}
 	want := map[string]bool{}
 	for _, a := range flag.Args() {
