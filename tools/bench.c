@@ -88,19 +88,25 @@ static bool wanted(const char *name, int nnames, char **names)
     return false;
 }
 
-/* Runs one peer program over every workload and records its RESULT lines. */
-static void run_peer(peer *p, const char *dir, int reps, double scale, row *rows, int nrows,
-                     bool progress)
+/* Whether the peer's program is there (sets p->built; says so once). */
+static bool peer_built(peer *p, const char *dir, bool progress)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, p->program);
+    p->built = access(path, p->interp ? R_OK : X_OK) == 0;
+    if (!p->built && progress)
+        fprintf(stderr, "  %-8s not built (%s): skipped; scripts/install-deps.sh --peers\n",
+                p->label, path);
+    return p->built;
+}
+
+/* Runs one peer program over the workloads of rows[0..nrows) and records
+ * its RESULT lines in ops[0..nrows). */
+static void run_peer(peer *p, const char *dir, int reps, double scale, const row *rows, int nrows,
+                     double *ops_out, bool progress)
 {
     char path[1024], cmd[2048];
     snprintf(path, sizeof path, "%s/%s", dir, p->program);
-    if (access(path, p->interp ? R_OK : X_OK) != 0) {
-        if (progress)
-            fprintf(stderr, "  %-8s not built (%s): skipped; scripts/install-deps.sh --peers\n",
-                    p->label, path);
-        return;
-    }
-    p->built = true;
     int len;
     if (!strcmp(p->program, "weftpeer"))
         len = snprintf(cmd, sizeof cmd, "'%s' -reps %d -scale %g", path, reps, scale);
@@ -111,7 +117,7 @@ static void run_peer(peer *p, const char *dir, int reps, double scale, row *rows
         len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %s", rows[i].k->peer_name);
     snprintf(cmd + len, sizeof cmd - (size_t)len, " 2>/dev/null");
     if (progress)
-        fprintf(stderr, "  %-8s running...\n", p->label);
+        fprintf(stderr, "\r  %-8s %-22s                 ", p->label, rows[0].k->name);
     FILE *f = popen(cmd, "r");
     if (!f)
         return;
@@ -122,9 +128,9 @@ static void run_peer(peer *p, const char *dir, int reps, double scale, row *rows
             continue;
         for (int i = 0; i < nrows; i++)
             if (!strcmp(rows[i].k->peer_name, name))
-                p->ops[i] = ops;
+                ops_out[i] = ops;
     }
-    p->ran = pclose(f) == 0;
+    p->ran |= pclose(f) == 0;
 }
 
 static void machine(char *buf, size_t len)
@@ -229,7 +235,21 @@ int weft_cmd_bench(int argc, char **argv)
         }
     }
 
+    peer peers[MAX_PEERS] = {
+        {"Go", "weftpeer", NULL, {0}, false, false},
+        {"oneTBB", "tbb_peer", NULL, {0}, false, false},
+        {"glibc", "pthread_peer", NULL, {0}, false, false},
+        {"GLib", "glib_peer", NULL, {0}, false, false},
+        {"libuv", "uv_peer", NULL, {0}, false, false},
+        {"Python", "py_peer.py", "python3", {0}, false, false},
+    };
+    int npeers = peers_on ? MAX_PEERS : 0;
     bool progress = isatty(STDERR_FILENO);
+    for (int p = 0; p < npeers; p++)
+        peer_built(&peers[p], peers[p].interp ? WEFT_PEER_SRC_DIR : peer_dir, progress);
+
+    /* Kernel by kernel, weft and then every peer on the same workload, so
+     * that a noisy minute on a shared machine hits both sides of a ratio. */
     int failures = 0;
     for (int i = 0; i < nrows; i++) {
         long n = (long)((double)rows[i].k->n * scale);
@@ -248,22 +268,13 @@ int weft_cmd_bench(int argc, char **argv)
             if ((double)n / s > rows[i].ops)
                 rows[i].ops = (double)n / s;
         }
+        for (int p = 0; p < npeers; p++)
+            if (peers[p].built)
+                run_peer(&peers[p], peers[p].interp ? WEFT_PEER_SRC_DIR : peer_dir, reps, scale,
+                         &rows[i], 1, &peers[p].ops[i], progress);
     }
     if (progress)
-        fprintf(stderr, "\r%60s\r", "");
-
-    peer peers[MAX_PEERS] = {
-        {"Go", "weftpeer", NULL, {0}, false, false},
-        {"oneTBB", "tbb_peer", NULL, {0}, false, false},
-        {"glibc", "pthread_peer", NULL, {0}, false, false},
-        {"GLib", "glib_peer", NULL, {0}, false, false},
-        {"libuv", "uv_peer", NULL, {0}, false, false},
-        {"Python", "py_peer.py", "python3", {0}, false, false},
-    };
-    int npeers = peers_on ? MAX_PEERS : 0;
-    for (int p = 0; p < npeers; p++)
-        run_peer(&peers[p], peers[p].interp ? WEFT_PEER_SRC_DIR : peer_dir, reps, scale, rows,
-                 nrows, progress);
+        fprintf(stderr, "\r%70s\r", "");
 
     char mach[256];
     machine(mach, sizeof mach);
