@@ -34,3 +34,11 @@ foreach(kind unit stress regress)
     set_tests_properties(${kind}/${name} PROPERTIES TIMEOUT ${WEFT_TEST_TIMEOUT} SKIP_RETURN_CODE 77 LABELS "${labels}")
   endforeach()
 endforeach()
+
+# The installed library, headers, pkg-config file and CMake package, used as
+# a user would (Release only: a sanitizer build's library needs its runtime).
+if(CMAKE_BUILD_TYPE STREQUAL "Release")
+  add_test(NAME install/pkgconfig
+           COMMAND ${CMAKE_SOURCE_DIR}/tests/install/pkgconfig.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
+  set_tests_properties(install/pkgconfig PROPERTIES TIMEOUT 120 LABELS "install")
+endif()
