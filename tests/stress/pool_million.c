@@ -16,54 +16,8 @@
 #include <weft/pool.h>
 #include <weft/time.h>
 
+#include "test_threads.h"
 #include "weft_test.h"
-
-static void *nop_thread(void *arg)
-{
-    return arg;
-}
-
-static int thread_count(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    WT_ASSERT(d != NULL);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
-/* /proc/self/task can list a joined thread for a moment after
- * pthread_join() returns (the kernel reaps it just after it wakes the
- * joiner), so counts are polled until they settle, within a bound. */
-static void expect_threads(int n)
-{
-    for (int i = 0; i < 1000000 && thread_count() != n; i++)
-        sched_yield();
-    WT_EQ(thread_count(), n);
-}
-
-/* Under TSan the runtime starts a background thread of its own with the
- * first thread the program creates: start and join one first, and wait
- * for every earlier thread to be reaped, so the count before a pool is
- * stable. */
-static int stable_thread_count(void)
-{
-    /* The first call comes before the program starts any thread. */
-    static int before = -1;
-    if (before < 0)
-        before = thread_count();
-    pthread_t th;
-    WT_EQ(pthread_create(&th, NULL, nop_thread, NULL), 0);
-    pthread_join(th, NULL);
-    for (int i = 0; i < 1000000 && thread_count() > before + 1; i++)
-        sched_yield();
-    int n = thread_count();
-    WT_LE(n, before + 1);
-    return n;
-}
 
 typedef struct slot {
     weft_future *_Atomic f;
