@@ -1,0 +1,65 @@
+/* Coroutine kernels for `weft bench`: the cost of a switch and of a
+ * coroutine's life, against the peers' nearest equivalents (Go: an
+ * unbuffered channel ping-pong between two goroutines, the issue's "switch
+ * round trip"; spawn+finish gets its own peers with the event loop). */
+#include <weft/coro.h>
+#include <weft/error.h>
+
+#include "bench/bench.h"
+
+static long switches;
+
+static void bouncer(void *arg)
+{
+    long n = *(long *)arg;
+    for (long i = 0; i < n; i++) {
+        switches++;
+        weft_coro_yield();
+    }
+}
+
+/* One op: resume a coroutine and have it yield back (two switches). */
+static double coro_switch(long n)
+{
+    weft_coro *c;
+    int rc = weft_coro_create(&c, bouncer, &n, NULL);
+    if (rc < 0)
+        return rc;
+    switches = 0;
+    double t0 = weft_bench_seconds();
+    for (long i = 0; i < n; i++)
+        weft_coro_resume(c);
+    double s = weft_bench_seconds() - t0;
+    weft_coro_resume(c); /* let it finish */
+    weft_coro_destroy(c);
+    return switches == n ? s : -EPROTO;
+}
+
+static void empty(void *arg)
+{
+    (void)arg;
+}
+
+/* One op: create a coroutine on a pooled stack, run it to its end, destroy
+ * it. */
+static double coro_lifecycle(long n)
+{
+    double t0 = weft_bench_seconds();
+    for (long i = 0; i < n; i++) {
+        weft_coro *c;
+        int rc = weft_coro_create(&c, empty, NULL, NULL);
+        if (rc < 0)
+            return rc;
+        weft_coro_resume(c);
+        weft_coro_destroy(c);
+    }
+    return weft_bench_seconds() - t0;
+}
+
+const weft_bench_kernel weft_bench_coro_kernels[] = {
+    {"coro_switch", "weft_coro_resume + weft_coro_yield round trip, one thread",
+     "chan_pingpong", 20000000, coro_switch},
+    {"coro_lifecycle", "weft_coro create + run to end + destroy (pooled stack)",
+     "coro_lifecycle", 5000000, coro_lifecycle},
+    {0},
+};
