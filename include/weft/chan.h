@@ -62,6 +62,11 @@
  *
  * Thread-safety: every function may be called from any thread, on the same
  * channel concurrently, except weft_chan_destroy (see there). */
+/* In a loop task (weft/loop.h): a call below that would block suspends the
+ * task instead of its thread, and once the task is cancelled every such
+ * wait (each call whose errors include -ETIMEDOUT) may also end with
+ * -ECANCELED, having changed nothing (a send that returns -ECANCELED did not
+ * deliver its element; a receive did not take one). */
 #ifndef WEFT_CHAN_H
 #define WEFT_CHAN_H
 

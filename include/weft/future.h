@@ -52,6 +52,10 @@
  * Thread-safety: every function may be called from any thread, and all of
  * them may race with each other on the same future, except that a future
  * must not be used after its last reference is dropped. */
+/* In a loop task (weft/loop.h): a call below that would block suspends the
+ * task instead of its thread, and once the task is cancelled every such
+ * wait (each call whose errors include -ETIMEDOUT) may also end with
+ * -ECANCELED, having changed nothing. */
 #ifndef WEFT_FUTURE_H
 #define WEFT_FUTURE_H
 

@@ -39,6 +39,10 @@
  *
  * Thread-safety: every function may be called from any thread unless it
  * says otherwise; weft_pool_destroy() only once every other call is done. */
+/* In a loop task (weft/loop.h): a call below that would block suspends the
+ * task instead of its thread, and once the task is cancelled every such
+ * wait (each call whose errors include -ETIMEDOUT) may also end with
+ * -ECANCELED, having changed nothing. */
 #ifndef WEFT_POOL_H
 #define WEFT_POOL_H
 

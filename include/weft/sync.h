@@ -57,6 +57,11 @@
  *
  * Thread-safety: every function may be called from any thread, on the same
  * object concurrently, unless its entry says otherwise. */
+/* In a loop task (weft/loop.h): a call below that would block suspends the
+ * task instead of its thread, and once the task is cancelled every such
+ * wait (each call whose errors include -ETIMEDOUT) may also end with
+ * -ECANCELED, having changed nothing (weft_mutex_lock and weft_once, which
+ * cannot fail, ignore cancellation). */
 #ifndef WEFT_SYNC_H
 #define WEFT_SYNC_H
 

@@ -276,13 +276,15 @@ bool weft__chan_case_ready(weft_chan *c, int op)
 /* Steps 2 and 3 of "Waiting" (file comment): spin until probe() holds,
  * then link on q and park unless linked() holds (the claim check, see the
  * file comment; NULL means probe), until the deadline. Returns 0 (make an
- * attempt now) or -ETIMEDOUT. budget may be NULL (no spin); blocked may be
- * NULL. */
+ * attempt now), -ETIMEDOUT, or -ECANCELED (a cancelled loop task). budget
+ * may be NULL (no spin), and a loop task never spins: the party it waits
+ * for may be a coroutine of its own loop, which cannot run meanwhile.
+ * blocked may be NULL. */
 static int wait_for(weft_chan *c, weft__waitq *q, probe_fn *probe, probe_fn *linked,
                     uint64_t arg, _Atomic uint32_t *budget, _Atomic int64_t *blocked,
                     int64_t deadline)
 {
-    if (budget) {
+    if (budget && !weft__in_task()) {
         uint32_t limit = atomic_load_explicit(budget, memory_order_relaxed);
         uint32_t pauses = 1;
         for (uint32_t i = 0; i < limit; i++) {
@@ -331,8 +333,9 @@ static int wait_for(weft_chan *c, weft__waitq *q, probe_fn *probe, probe_fn *lin
      * and count read, or with its has_waiters). */
     if (!(linked ? linked : probe)(c, arg)) {
         int64_t t0 = weft_now();
-        if (weft__waiter_park(&w, deadline) < 0)
-            rc = -ETIMEDOUT;
+        int park_rc = weft__waiter_park(&w, deadline);
+        if (park_rc < 0)
+            rc = park_rc; /* -ETIMEDOUT, or -ECANCELED for a cancelled task */
         if (blocked)
             atomic_fetch_add_explicit(blocked, weft_now() - t0, memory_order_relaxed);
     }
@@ -466,12 +469,14 @@ static int await_taken(weft_chan *c, uint64_t pos, int64_t deadline, int timeout
             return 0;
         if (atomic_load_explicit(&c->closed_hint, memory_order_acquire))
             return take_back(c, pos) ? -EPIPE : 0;
-        if (wait_for(c, &c->ackq, probe_taken, NULL, pos, &c->spin_send, &c->blocked_full_ns,
-                     deadline) ==
-            -ETIMEDOUT) {
+        int rc = wait_for(c, &c->ackq, probe_taken, NULL, pos, &c->spin_send,
+                          &c->blocked_full_ns, deadline);
+        if (rc < 0) {
+            /* Timed out or cancelled: take the element back unless a
+             * receiver has it already (then the send succeeded). */
             if (atomic_load_explicit(&c->head, memory_order_relaxed) > pos)
                 return 0;
-            return take_back(c, pos) ? timeout_rc : 0;
+            return take_back(c, pos) ? (rc == -ECANCELED ? rc : timeout_rc) : 0;
         }
     }
 }
@@ -849,8 +854,9 @@ int weft_chan_join(weft_chan *c, int64_t deadline)
             return 0;
         if (weft_deadline_passed(deadline))
             return -ETIMEDOUT;
-        if (wait_for(c, &c->joinq, probe_joined, NULL, 0, NULL, NULL, deadline) != 0)
-            return joined(c) ? 0 : -ETIMEDOUT;
+        int rc = wait_for(c, &c->joinq, probe_joined, NULL, 0, NULL, NULL, deadline);
+        if (rc != 0)
+            return joined(c) ? 0 : rc;
     }
 }
 

@@ -194,11 +194,16 @@ int weft_chan_select(weft_select_case *cases, size_t n, int64_t deadline)
         bool ready = false;
         for (size_t i = 0; i < n && !ready; i++)
             ready = cases[i].chan && weft__chan_case_ready(cases[i].chan, cases[i].op);
-        if (!ready)
-            weft__waiter_park(&w, deadline);
+        int park_rc = ready ? 0 : weft__waiter_park(&w, deadline);
         for (size_t i = 0; i < n; i++)
             if (cases[i].chan)
                 weft__waitq_remove(weft__chan_case_queue(cases[i].chan, cases[i].op), &links[i]);
+        /* A cancelled task (src/sync/waiter.h): nobody woke us, so there
+         * is no wake to pass on, and nothing was taken. */
+        if (park_rc == -ECANCELED) {
+            rc = park_rc;
+            break;
+        }
         /* Step 4. */
         first = weft__waiter_woken_tag(&w);
     }

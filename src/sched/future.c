@@ -101,6 +101,10 @@ struct weft_future {
     /* Frees the memory on the last unref: NULL means free(); a producer that
      * embeds futures in its own records (the thread pool) sets its own. */
     void (*release)(weft_future *f);
+    /* Told of a cancellation request on a RUNNING future (set by the
+     * producer before the future is shared; the event loop's tasks). */
+    void (*cancel_hook)(weft_future *f, void *ctx);
+    void *cancel_ctx;
 };
 
 static inline bool is_terminal(uint32_t word)
@@ -187,6 +191,15 @@ void weft__future_init(weft_future *f, uint32_t refs, void (*release)(weft_futur
     weft__lock_init(&f->cb_lock);
     weft__waitq_init(&f->waitq);
     f->release = release;
+    f->cancel_hook = NULL;
+    f->cancel_ctx = NULL;
+}
+
+void weft__future_set_cancel_hook(weft_future *f, void (*hook)(weft_future *f, void *ctx),
+                                  void *ctx)
+{
+    f->cancel_hook = hook;
+    f->cancel_ctx = ctx;
 }
 
 weft__waitq *weft__future_waitq(weft_future *f)
@@ -331,8 +344,12 @@ int weft_future_cancel(weft_future *f)
              * a task that sees the request sees what the canceller wrote
              * before asking. */
             if (atomic_compare_exchange_weak_explicit(&f->word, &w, w | F_CANCEL_REQ,
-                                                      memory_order_release, memory_order_relaxed))
+                                                      memory_order_release, memory_order_relaxed)) {
+                /* Only the first request gets here (the flag is set once). */
+                if (f->cancel_hook)
+                    f->cancel_hook(f, f->cancel_ctx);
                 return -EBUSY;
+            }
         } else {
             return -EALREADY;
         }
@@ -356,8 +373,8 @@ int weft_future_wait(weft_future *f, int64_t deadline)
         weft__waitq_remove(&f->waitq, &link);
         if (is_terminal(load_word(f)))
             return 0; /* a completion racing the deadline counts as success */
-        if (rc == -ETIMEDOUT)
-            return -ETIMEDOUT;
+        if (rc == -ETIMEDOUT || rc == -ECANCELED)
+            return rc;
     }
 }
 
@@ -557,8 +574,8 @@ int weft_future_wait_many(weft_future *const *fs, size_t n, weft_wait_mode mode,
         }
         /* Woken by a completion that does not satisfy the mode (a future
          * finished without failing, under FIRST_EXCEPTION): wait again. */
-        if (park_rc == -ETIMEDOUT) {
-            rc = -ETIMEDOUT;
+        if (park_rc == -ETIMEDOUT || park_rc == -ECANCELED) {
+            rc = park_rc;
             break;
         }
     }
@@ -723,6 +740,8 @@ int weft_as_completed_next(weft_as_completed *it, int64_t deadline, size_t *inde
         int rc = ac_try_next(it, index);
         if (rc != -EAGAIN)
             return rc;
+        if (park_rc == -ECANCELED)
+            return park_rc;
         if (park_rc == -ETIMEDOUT || weft_deadline_passed(deadline))
             return -ETIMEDOUT;
         weft__waiter w;

@@ -1,4 +1,4 @@
-/* Internal to src/sched: hooks into weft_future for producers that allocate
+/* Internal to src/sched and src/io: hooks into weft_future for producers that allocate
  * futures themselves and wait on them alongside other queues. The thread
  * pool embeds a future in each of its recycled task records (one allocation
  * per task, none in the steady state) and, when a worker helps while
@@ -23,6 +23,14 @@ size_t weft__future_size(void);
  * the last reference is dropped (and any unrun callback nodes are freed),
  * release(f) is called instead of free(f); f must not be used after. */
 void weft__future_init(weft_future *f, uint32_t refs, void (*release)(weft_future *f));
+
+/* Call hook(f, ctx) on the cancelling thread when weft_future_cancel()
+ * records the first cancellation request on f while it is RUNNING (a
+ * PENDING future is simply cancelled). Set before f is shared; the hook
+ * runs while the canceller holds its reference, so f is valid during it.
+ * The event loop uses it to deliver -ECANCELED into a running task. */
+void weft__future_set_cancel_hook(weft_future *f, void (*hook)(weft_future *f, void *ctx),
+                                  void *ctx);
 
 /* The queue a future's waiters park on. A waiter linked here by the
  * waiter.h protocol is woken by the completion (it wakes every waiter);

@@ -669,8 +669,8 @@ int weft__pool_help_wait(weft_pool *p, bool (*ready)(void *ctx), void *ctx, weft
             if (rc == 0 && ready(ctx) && work_available(p))
                 weft__waitq_wake_one(&p->idle_q);
         }
-        if (rc == -ETIMEDOUT && !ready(ctx))
-            return -ETIMEDOUT;
+        if ((rc == -ETIMEDOUT || rc == -ECANCELED) && !ready(ctx))
+            return rc;
     }
 }
 
@@ -730,13 +730,16 @@ static int wait_for_room(weft_pool *p, task *t, int64_t deadline)
          * ring_pop()'s CAS on head and its load of `blocked`. */
         atomic_fetch_add_explicit(&p->blocked, 1, memory_order_seq_cst);
         bool pushed = ring_push(p, t) == 0;
+        int rc = 0;
         if (!pushed && !weft__pool_closed(p) && !ring_has_room(p))
-            weft__park_u32(&p->space_epoch, epoch, deadline);
+            rc = weft__park_u32(&p->space_epoch, epoch, deadline);
         else if (!pushed)
             sched_yield(); /* a pop claimed a cell and is about to free it */
         atomic_fetch_sub_explicit(&p->blocked, 1, memory_order_relaxed);
         if (pushed)
             return 0;
+        if (rc == -ECANCELED)
+            return rc; /* a cancelled loop task (src/sync/waiter.h) */
     }
 }
 

@@ -58,20 +58,23 @@ int weft_barrier_wait(weft_barrier *b, int64_t deadline)
     }
     uint32_t gen = generation(s);
     s = next;
+    int gave_up = 0;
     for (;;) {
         int rc = weft__park_u64(&b->state, s, deadline);
         /* Acquire pairs with the serial thread's release CAS. */
         s = atomic_load_explicit(&b->state, memory_order_acquire);
         if (generation(s) != gen)
             return 0;
-        if (rc == -ETIMEDOUT)
+        if (rc == -ETIMEDOUT || rc == -ECANCELED) {
+            gave_up = rc;
             break;
+        }
     }
     /* Timed out with the generation still open: withdraw the arrival. */
     while (generation(s) == gen) {
         if (atomic_compare_exchange_weak_explicit(&b->state, &s, s - 1, memory_order_acq_rel,
                                                   memory_order_acquire))
-            return -ETIMEDOUT;
+            return gave_up;
     }
     return 0; /* the generation completed while we were giving up */
 }

@@ -44,7 +44,7 @@ int weft__cond_wait(weft_cond *c, weft_mutex *m, int64_t deadline, const char *f
      * predicate loop needs it, and a timeout must not leave it unheld. The
      * relock is an acquisition at the wait's site for the checker. */
     weft__mutex_lock(m, file, line);
-    return rc == -ETIMEDOUT ? -ETIMEDOUT : 0;
+    return rc == -ETIMEDOUT || rc == -ECANCELED ? rc : 0;
 }
 
 static void wake(weft_cond *c, int n)

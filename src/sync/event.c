@@ -66,7 +66,7 @@ int weft_event_wait(weft_event *e, int64_t deadline)
         s = atomic_load_explicit(&e->state, memory_order_acquire);
         if ((s & SET) || (s >> 2) != gen)
             return 0;
-        if (rc == -ETIMEDOUT)
-            return -ETIMEDOUT;
+        if (rc == -ETIMEDOUT || rc == -ECANCELED)
+            return rc;
     }
 }

@@ -102,7 +102,21 @@ static _Atomic uint64_t violation_count;
 static _Atomic int depth_warned;
 
 static _Thread_local held_stack tls_held;
+/* The held stack of the loop task running on this thread, if any: a task
+ * may hold a lock across a suspension while another task of the thread
+ * runs, so each task has its own (weft__lockdep_use_stack). */
+static _Thread_local held_stack *tls_task_held;
 static _Thread_local int tls_tid;
+
+size_t weft__lockdep_stack_size(void)
+{
+    return sizeof(held_stack);
+}
+
+void weft__lockdep_use_stack(void *stack)
+{
+    tls_task_held = stack;
+}
 
 static int thread_id(void)
 {
@@ -118,7 +132,7 @@ static held_stack *current_stack(void)
     uint32_t epoch = atomic_load_explicit(&weft__lockdep_state, memory_order_relaxed);
     if (epoch == 0)
         return NULL;
-    held_stack *hs = &tls_held;
+    held_stack *hs = tls_task_held ? tls_task_held : &tls_held;
     if (hs->epoch != epoch) {
         hs->epoch = epoch;
         hs->depth = 0;

@@ -44,4 +44,11 @@ void weft__lockdep_acquired_try(weft_mutex *m, const char *file, int line);
  * held stack, wherever it is; no-op if it is not there. */
 void weft__lockdep_release(weft_mutex *m);
 
+/* Per-task held stacks, for the event loop: memory of
+ * weft__lockdep_stack_size() bytes, zeroed, becomes a task's stack; while
+ * it is in use (use_stack(stack) before resuming the task, use_stack(NULL)
+ * after), the checker tracks that task's locks instead of the thread's. */
+size_t weft__lockdep_stack_size(void);
+void weft__lockdep_use_stack(void *stack);
+
 #endif

@@ -81,7 +81,7 @@ static bool still_held_and_parked(const void *key, const void *ctx)
     return atomic_load_explicit((_Atomic uint32_t *)key, memory_order_relaxed) == (HELD | PARKED);
 }
 
-static int lock_slow(weft_mutex *m, int64_t deadline)
+static int lock_slow(weft_mutex *m, int64_t deadline, unsigned flags)
 {
     int spins = 0;
     for (;;) {
@@ -111,8 +111,9 @@ static int lock_slow(weft_mutex *m, int64_t deadline)
             !atomic_compare_exchange_weak_explicit(&m->state, &s, s | PARKED,
                                                    memory_order_relaxed, memory_order_relaxed))
             continue;
-        if (weft__park(&m->state, still_held_and_parked, NULL, deadline) == -ETIMEDOUT)
-            return -ETIMEDOUT; /* step 4 */
+        int rc = weft__park(&m->state, still_held_and_parked, NULL, deadline, flags);
+        if (rc == -ETIMEDOUT || rc == -ECANCELED)
+            return rc; /* step 4 */
         spins = SPIN_TRIES;
     }
 }
@@ -122,7 +123,7 @@ void weft__mutex_lock(weft_mutex *m, const char *file, int line)
     if (weft__lockdep_active())
         weft__lockdep_acquire(m, file, line); /* reports before any wait */
     if (!try_take(m))
-        lock_slow(m, WEFT_NEVER);
+        lock_slow(m, WEFT_NEVER, WEFT__PARK_NOCANCEL);
 }
 
 int weft__mutex_lock_until(weft_mutex *m, int64_t deadline, const char *file, int line)
@@ -141,7 +142,7 @@ int weft__mutex_lock_until(weft_mutex *m, int64_t deadline, const char *file, in
     if (weft_deadline_passed(deadline))
         rc = -ETIMEDOUT; /* a passed deadline tries once, as WEFT_NOW does */
     else
-        rc = lock_slow(m, deadline);
+        rc = lock_slow(m, deadline, 0);
     if (rc != 0 && tracked)
         weft__lockdep_release(m);
     return rc;

@@ -45,7 +45,7 @@ void weft_once_call(weft_once *o, void (*fn)(void *arg), void *arg)
             !atomic_compare_exchange_weak_explicit(&o->state, &s, RUNNING_WAITED,
                                                    memory_order_acquire, memory_order_acquire))
             continue; /* s reloaded */
-        weft__park_u32(&o->state, RUNNING_WAITED, WEFT_NEVER);
+        weft__park_u32_nocancel(&o->state, RUNNING_WAITED, WEFT_NEVER);
         s = atomic_load_explicit(&o->state, memory_order_acquire);
     }
 }

@@ -68,13 +68,15 @@ bool weft__park_check_u64(const void *key, const void *ctx)
            *(const uint64_t *)ctx;
 }
 
-int weft__park(const void *key, weft__park_check *check, const void *ctx, int64_t deadline)
+int weft__park(const void *key, weft__park_check *check, const void *ctx, int64_t deadline,
+               unsigned flags)
 {
     bucket *b = bucket_of(key);
     parked self;
     self.key = key;
     self.next = NULL;
     weft__waiter_init(&self.waiter);
+    self.waiter.nocancel = flags & WEFT__PARK_NOCANCEL;
 
     /* Step 2: check and queue under the bucket lock. */
     weft__lock_acquire(&b->lock);
@@ -95,13 +97,14 @@ int weft__park(const void *key, weft__park_check *check, const void *ctx, int64_
     if (rc >= 0)
         return 0; /* the unparker unlinked us before waking us */
 
-    /* Timed out: nobody woke us (the waiter state says so), but an unparker
-     * that lost the race for our state may already have unlinked us. */
+    /* Timed out or cancelled: nobody woke us (the waiter state says so),
+     * but an unparker that lost the race for our state may already have
+     * unlinked us. */
     weft__lock_acquire(&b->lock);
     if (self.linked)
         unlink_locked(b, &self);
     weft__lock_release(&b->lock);
-    return -ETIMEDOUT;
+    return rc;
 }
 
 int weft__unpark(const void *key, int n)

@@ -42,11 +42,16 @@
 /* Called under the bucket lock: true means "still must wait", park. */
 typedef bool weft__park_check(const void *key, const void *ctx);
 
-/* weft__park: park the calling thread on key until an unpark or the
- * absolute deadline (weft_now()'s clock, virtual or real).
+/* Flags for weft__park. NOCANCEL: the caller cannot report an error (a
+ * void lock): a cancelled loop task keeps waiting (src/sync/waiter.h). */
+enum { WEFT__PARK_NOCANCEL = 1 };
+
+/* weft__park: park the calling thread (or loop task) on key until an unpark
+ * or the absolute deadline (weft_now()'s clock, virtual or real).
  * Returns: 0 woken by weft__unpark; -EAGAIN if check() said not to park;
- *          -ETIMEDOUT. */
-int weft__park(const void *key, weft__park_check *check, const void *ctx, int64_t deadline);
+ *          -ETIMEDOUT; -ECANCELED (a cancelled task, without NOCANCEL). */
+int weft__park(const void *key, weft__park_check *check, const void *ctx, int64_t deadline,
+               unsigned flags);
 
 /* weft__unpark: wake up to n threads parked on key, oldest first.
  * Returns: how many were woken. */
@@ -66,13 +71,20 @@ bool weft__park_check_u64(const void *key, const void *ctx);
 /* Park on a 32-bit atomic while it still equals `expected`. */
 static inline int weft__park_u32(_Atomic uint32_t *word, uint32_t expected, int64_t deadline)
 {
-    return weft__park(word, weft__park_check_u32, &expected, deadline);
+    return weft__park(word, weft__park_check_u32, &expected, deadline, 0);
+}
+
+/* The same, ignoring cancellation (for callers that cannot fail). */
+static inline int weft__park_u32_nocancel(_Atomic uint32_t *word, uint32_t expected,
+                                          int64_t deadline)
+{
+    return weft__park(word, weft__park_check_u32, &expected, deadline, WEFT__PARK_NOCANCEL);
 }
 
 /* Park on a 64-bit atomic while it still equals `expected`. */
 static inline int weft__park_u64(_Atomic uint64_t *word, uint64_t expected, int64_t deadline)
 {
-    return weft__park(word, weft__park_check_u64, &expected, deadline);
+    return weft__park(word, weft__park_check_u64, &expected, deadline, 0);
 }
 
 #endif

@@ -63,10 +63,10 @@ int weft_sem_acquire(weft_sem *s, int64_t deadline)
             rc = 0; /* even when it comes with the look after a timeout */
             break;
         }
-        if (rc == -ETIMEDOUT)
-            break; /* the deadline passed and the last look found nothing */
+        if (rc == -ETIMEDOUT || rc == -ECANCELED)
+            break; /* the wait ended and the last look found nothing */
         rc = weft__park_u32(&s->count, 0, deadline);
-        if (rc != -ETIMEDOUT)
+        if (rc != -ETIMEDOUT && rc != -ECANCELED)
             rc = 0;
     }
     atomic_fetch_sub_explicit(&s->waiters, 1, memory_order_relaxed);

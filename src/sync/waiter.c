@@ -7,6 +7,9 @@
  *   Before that it may go WAITING -> NUDGED (by the clock hook, when the
  *   clock goes back to real time) and NUDGED -> WAITING (by the waiter, once
  *   it has noticed); claim() treats NUDGED as WAITING.
+ * - A task's waiter (ops set) is claimed the same way; the claimer then
+ *   calls ops->wake, which publishes through the loop's queue (waiter.h,
+ *   "Tasks").
  * - weft__waitq list and links: guarded by the queue's lock. `count` is
  *   written under the lock and read without it by weft__waitq_has_waiters.
  * - The virtual-clock list (vlist_*) of timed waiters and `hooked`: guarded
@@ -34,6 +37,9 @@
 #include "sync/waiter.h"
 
 static weft__lock vlist_lock = WEFT__LOCK_INIT;
+/* The loop task running on this thread, if any (waiter.h, "Tasks"). */
+static _Thread_local const weft__park_ops *tls_ops;
+static _Thread_local void *tls_task;
 static weft__waiter *vlist_head;
 static bool hooked;
 
@@ -136,17 +142,97 @@ static void vlist_remove(weft__waiter *w)
     weft__lock_release(&vlist_lock);
 }
 
+void weft__park_ops_set(const weft__park_ops *ops, void *task)
+{
+    tls_ops = ops;
+    tls_task = task;
+}
+
+bool weft__in_task(void)
+{
+    return tls_ops != NULL;
+}
+
 void weft__waiter_init(weft__waiter *w)
 {
     atomic_init(&w->state, WEFT__WAITER_WAITING);
     w->deadline = WEFT_NEVER;
+    w->ops = tls_ops;
+    w->task = tls_task;
+    w->nocancel = false;
+    w->delivered = false;
     w->vnext = w->vprev = NULL;
     w->on_vlist = false;
+}
+
+/* How to wake the party that owns a waiter, read before claiming it: once
+ * claimed, a thread waiter may return and its frame be reused. A thread: a
+ * futex wake (on a stale address it is a harmless spurious wake-up, since
+ * every futex wait in weft re-checks in a loop). A task: its loop
+ * reschedules it; the frame stays valid until then (waiter.h, "Tasks"). */
+typedef struct wake_to {
+    const weft__park_ops *ops;
+    void *task;
+    _Atomic uint32_t *word;
+} wake_to;
+
+static inline wake_to wake_to_of(weft__waiter *w)
+{
+    return (wake_to){w->ops, w->task, &w->state};
+}
+
+static void deliver(wake_to t)
+{
+    if (t.ops)
+        t.ops->wake(t.task);
+    else
+        weft__futex_wake(t.word, 1);
+}
+
+static int park_result(weft__waiter *w)
+{
+    uint32_t s = atomic_load_explicit(&w->state, memory_order_acquire);
+    if (s == WEFT__WAITER_TIMEDOUT)
+        return -ETIMEDOUT;
+    if (s == WEFT__WAITER_CANCELLED)
+        return -ECANCELED;
+    return (int)(s - WEFT__WAITER_WOKEN);
+}
+
+/* A task's park: decide the wait ourselves if it is already cancelled or
+ * past its deadline; otherwise (or if a waker claimed it first) suspend
+ * until the claim's wake arrives. */
+static int park_task(weft__waiter *w, int64_t deadline)
+{
+    if (!w->delivered) {
+        bool self = false;
+        if (atomic_load_explicit(&w->state, memory_order_relaxed) == WEFT__WAITER_WAITING) {
+            if (!w->nocancel && w->ops->cancelled(w->task))
+                self = claim(w, WEFT__WAITER_CANCELLED);
+            else if (deadline != WEFT_NEVER && weft_deadline_passed(deadline))
+                self = claim(w, WEFT__WAITER_TIMEDOUT);
+        }
+        if (!self)
+            w->ops->park(w->task, w, deadline);
+        w->delivered = true;
+    }
+    return park_result(w);
+}
+
+bool weft__waiter_end(weft__waiter *w, uint32_t to)
+{
+    wake_to t = wake_to_of(w);
+    if (!claim(w, to))
+        return false;
+    deliver(t);
+    return true;
 }
 
 int weft__waiter_park(weft__waiter *w, int64_t deadline)
 {
     w->deadline = deadline;
+    if (w->ops)
+        return park_task(w, deadline);
     for (;;) {
         uint32_t s = atomic_load_explicit(&w->state, memory_order_acquire);
         if (s == WEFT__WAITER_NUDGED) {
@@ -174,18 +260,15 @@ int weft__waiter_park(weft__waiter *w, int64_t deadline)
             claim(w, WEFT__WAITER_TIMEDOUT);
         }
     }
-    uint32_t s = atomic_load_explicit(&w->state, memory_order_acquire);
-    return s == WEFT__WAITER_TIMEDOUT ? -ETIMEDOUT : (int)(s - WEFT__WAITER_WOKEN);
+    return park_result(w);
 }
 
 bool weft__waiter_wake(weft__waiter *w, uint32_t tag)
 {
+    wake_to t = wake_to_of(w);
     if (!claim(w, WEFT__WAITER_WOKEN + tag))
         return false;
-    /* The waiter may already have seen the new state and returned; a wake
-     * on its old address is then a harmless spurious wake-up, since every
-     * futex wait in weft re-checks its condition in a loop. */
-    weft__futex_wake(&w->state, 1);
+    deliver(t);
     return true;
 }
 
@@ -235,20 +318,22 @@ bool weft__waitq_remove(weft__waitq *q, weft__wait_link *l)
 
 bool weft__waitq_wake_one(weft__waitq *q)
 {
-    weft__waiter *woken = NULL;
+    bool woke = false;
+    wake_to t;
     weft__lock_acquire(&q->lock);
     while (q->head.next != &q->head) {
         weft__wait_link *l = q->head.next;
         unlink_locked(q, l);
+        t = wake_to_of(l->waiter);
         if (claim(l->waiter, WEFT__WAITER_WOKEN + l->tag)) {
-            woken = l->waiter;
+            woke = true;
+            /* Under the lock, as in wake_all (waiter.h, "Tasks"). */
+            deliver(t);
             break;
         }
     }
     weft__lock_release(&q->lock);
-    if (woken)
-        weft__futex_wake(&woken->state, 1);
-    return woken != NULL;
+    return woke;
 }
 
 int weft__waitq_wake_all(weft__waitq *q)
@@ -258,10 +343,12 @@ int weft__waitq_wake_all(weft__waitq *q)
     while (q->head.next != &q->head) {
         weft__wait_link *l = q->head.next;
         unlink_locked(q, l);
+        wake_to t = wake_to_of(l->waiter);
         if (claim(l->waiter, WEFT__WAITER_WOKEN + l->tag)) {
-            /* Woken under the lock: after the unlock, the waiter may return
-             * and its frame be reused, and we no longer hold its address. */
-            weft__futex_wake(&l->waiter->state, 1);
+            /* Delivered under the lock: the waiter's unlink needs it, so a
+             * task that never parked cannot finish before the wake is
+             * posted (waiter.h, "Tasks"). */
+            deliver(t);
             n++;
         }
     }

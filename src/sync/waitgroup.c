@@ -74,8 +74,8 @@ int weft_waitgroup_wait(weft_waitgroup *wg, int64_t deadline)
         s = atomic_load_explicit(&wg->state, memory_order_acquire);
         if ((s & COUNTER_MASK) == 0 || (s >> GEN_SHIFT) != gen)
             return 0;
-        if (rc == -ETIMEDOUT)
-            return -ETIMEDOUT;
+        if (rc == -ETIMEDOUT || rc == -ECANCELED)
+            return rc;
     }
 }
 

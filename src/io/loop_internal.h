@@ -1,0 +1,142 @@
+/* Internal to src/io: the event loop's structures, shared by loop.c (tasks,
+ * scheduler, timers, cross-thread queue), backend_*.c (waiting for file
+ * descriptors), scope.c (cancellation, timeouts, groups) and await.c.
+ *
+ * Threads. Everything in weft_loop and task is touched only by the loop's
+ * thread, except the loop_core, which foreign threads use to hand the loop
+ * work (a spawn, a wake of a parked task, a cancellation); see loop.c's
+ * Synchronization block. */
+#ifndef WEFT_IO_LOOP_INTERNAL_H
+#define WEFT_IO_LOOP_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <weft/coro.h>
+#include <weft/loop.h>
+#include <weft/pool.h>
+
+#include "sync/lock.h"
+#include "sync/waiter.h"
+
+/* ---- timers (a binary min-heap of deadlines, loop.c) -------------------- */
+
+typedef struct weft__timer weft__timer;
+typedef void weft__timer_fn(weft_loop *loop, weft__timer *t);
+struct weft__timer {
+    int64_t deadline;
+    size_t idx; /* position in the heap, TIMER_IDLE when not armed */
+    weft__timer_fn *fire;
+    void *ctx;
+};
+#define WEFT__TIMER_IDLE SIZE_MAX
+
+void weft__timer_init(weft__timer *t, weft__timer_fn *fire, void *ctx);
+/* Arm (or re-arm) t at deadline. Returns 0 or -ENOMEM. */
+int weft__timer_arm(weft_loop *loop, weft__timer *t, int64_t deadline);
+void weft__timer_disarm(weft_loop *loop, weft__timer *t);
+
+/* ---- tasks -------------------------------------------------------------- */
+
+enum task_state { T_NEW, T_READY, T_RUNNING, T_PARKED, T_DONE };
+
+typedef struct loop_core loop_core;
+typedef struct task task;
+struct task {
+    weft_loop *loop;
+    loop_core *core; /* a reference, dropped when the record is freed */
+    weft_task_fn *fn;
+    void *arg;
+    const char *name;
+    size_t stack_size;
+    weft_coro *coro;
+    enum task_state state;
+    task *next;                /* ready queue */
+    task *post_next;           /* the core's posted list (guarded by its lock) */
+    bool posted;               /* on that list (guarded by its lock) */
+    void *lockdep;             /* its held-lock stack, when the checker is on */
+    task *all_next, *all_prev; /* every live task of the loop */
+    task *cancel_next;         /* the core's cancel list */
+    /* Parking (loop.c): the waiter it is parked on, the deadline timer. */
+    weft__waiter *waiter;
+    weft__timer park_timer;
+    /* Cancellation (scope.c): pending requests (outside cancels, fired
+     * timeout scopes, its group), shield depth, innermost timeout scope. */
+    uint32_t cancels;
+    uint32_t shield;
+    weft_timeout *scopes;
+    /* Its task group, if any, and the group's sibling list. */
+    weft_group *group;
+    task *gnext, *gprev;
+    int rc;
+    weft_value result;
+};
+
+/* The task running on this thread, or NULL. */
+task *weft__task_current(void);
+weft_future *weft__task_future(task *t);
+task *weft__task_of(weft_future *f);
+
+/* Count one cancellation request on t (loop thread) and end its current
+ * wait with -ECANCELED if that wait may be cut. */
+void weft__task_cancel(task *t);
+
+/* Whether t's waits are cut by cancellation now. */
+static inline bool weft__task_cancel_active(const task *t)
+{
+    return t->cancels > 0 && t->shield == 0;
+}
+
+/* scope.c: a child of a group finished (loop thread, after its future
+ * completed). */
+void weft__group_child_done(task *t);
+
+/* ---- file descriptors (backend) ----------------------------------------- */
+
+typedef struct fd_watch {
+    bool registered;
+    uint32_t ready;                /* WEFT_READABLE | WEFT_WRITABLE seen since cleared */
+    weft__waiter *reader, *writer; /* the tasks waiting, at most one each */
+} fd_watch;
+
+/* ---- the loop ------------------------------------------------------------ */
+
+struct weft_loop {
+    loop_core *core;
+    weft_loop_opts opts;
+    const char *name;
+    bool running, ran_before;
+    unsigned long owner; /* pthread_t of the thread that ran it first */
+    task *current;
+    task *ready_head, *ready_tail;
+    task *all;              /* live tasks (spawned and not finished) */
+    _Atomic uint64_t alive; /* spawned, not finished: any thread adds */
+    /* Timers. */
+    weft__timer **heap;
+    size_t heap_len, heap_cap;
+    /* Backend. */
+    int epfd, wake_fd;
+    fd_watch *fds;
+    size_t fds_cap;
+    size_t fd_waiters; /* tasks parked in weft_fd_wait */
+    /* weft_to_thread's pool (created on first use) and work in flight. */
+    weft_pool *to_thread;
+    size_t to_thread_inflight;
+    weft_loop_stats stats;
+};
+
+/* Backend (backend_epoll.c). */
+int weft__backend_init(weft_loop *loop, int wake_fd);
+void weft__backend_fini(weft_loop *loop);
+/* Wait up to timeout_ns (< 0: no limit, 0: poll) for events and deliver
+ * them (fd readiness to waiting tasks). Returns whether the wake fd fired,
+ * or a negative error. */
+int weft__backend_poll(weft_loop *loop, int64_t timeout_ns);
+
+/* weft_fd_wait for the net layer: known_not_ready (the caller just got
+ * EAGAIN) skips the poll(2) check. */
+int weft__fd_wait(int fd, unsigned events, int64_t deadline, bool known_not_ready);
+
+#endif
