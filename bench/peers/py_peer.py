@@ -6,6 +6,7 @@ once every worker waits on a child.
 
     python3 py_peer.py [reps] [scale] [name...]
 """
+import asyncio
 import os
 import queue
 import sys
@@ -138,6 +139,45 @@ def pool_parallel_for(n):
         return time.perf_counter() - t0
 
 
+def asyncio_pingpong(n):
+    # One op: a put and a get each way between two coroutines, asyncio's
+    # nearest to an unbuffered channel ping-pong.
+    async def main():
+        a, b = asyncio.Queue(maxsize=1), asyncio.Queue(maxsize=1)
+
+        async def pong():
+            while True:
+                v = await a.get()
+                if v is None:
+                    return
+                await b.put(v)
+
+        t = asyncio.create_task(pong())
+        t0 = time.perf_counter()
+        for i in range(n):
+            await a.put(i)
+            await b.get()
+        d = time.perf_counter() - t0
+        await a.put(None)
+        await t
+        return d
+
+    return asyncio.run(main())
+
+
+def asyncio_spawn_finish(n):
+    async def main():
+        async def nothing():
+            pass
+
+        t0 = time.perf_counter()
+        tasks = [asyncio.create_task(nothing()) for _ in range(n)]
+        await asyncio.gather(*tasks)
+        return time.perf_counter() - t0
+
+    return asyncio.run(main())
+
+
 BENCHES = [
     ("chan_1p1c", 300_000, queue_1p1c),
     ("chan_4p4c", 200_000, queue_4p4c),
@@ -146,6 +186,8 @@ BENCHES = [
     ("pool_tiny_outside", 100_000, pool_tiny_outside),
     ("pool_tiny_inside", 100_000, pool_tiny_inside),
     ("pool_parallel_for", 2_000_000, pool_parallel_for),
+    ("chan_pingpong", 100_000, asyncio_pingpong),
+    ("spawn_finish", 200_000, asyncio_spawn_finish),
 ]
 
 if __name__ == "__main__":

@@ -215,6 +215,18 @@ func poolFib(n int) time.Duration {
 	return time.Duration(float64(d) * float64(n) / float64(calls))
 }
 
+// One op: a goroutine started and run to its end (the loop's spawn+finish).
+func spawnFinish(n int) time.Duration {
+	var wg sync.WaitGroup
+	wg.Add(n)
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		go func() { wg.Done() }()
+	}
+	wg.Wait()
+	return time.Since(t0)
+}
+
 type bench struct {
 	name string
 	n    int
@@ -235,6 +247,7 @@ func main() {
 		{"pool_tiny_inside", 10_000_000, poolTinyInside},
 		{"pool_parallel_for", 100_000_000, poolParallelFor},
 		{"pool_fib", 2_692_537, poolFib},
+		{"spawn_finish", 2_000_000, spawnFinish},
 	}
 	want := map[string]bool{}
 	for _, a := range flag.Args() {

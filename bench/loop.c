@@ -1,0 +1,113 @@
+/* Event loop kernels for `weft bench`: the issue's "switch round trip"
+ * (two tasks of one loop ping-ponging over unbuffered weft channels, as Go's
+ * chan_pingpong does with goroutines and asyncio with queues) and
+ * spawn+finish (a task spawned, run to its end and its record freed, as a
+ * goroutine started and finished with a WaitGroup). */
+#include <weft/chan.h>
+#include <weft/error.h>
+#include <weft/loop.h>
+
+#include "bench/bench.h"
+
+typedef struct ping_args {
+    weft_chan *a, *b;
+    long n;
+    double seconds;
+} ping_args;
+
+static int ponger(void *arg, weft_value *result)
+{
+    (void)result;
+    ping_args *p = arg;
+    long v;
+    while (weft_chan_recv(p->a, &v, WEFT_NEVER) == 0)
+        if (weft_chan_send(p->b, &v, WEFT_NEVER) != 0)
+            return -EPIPE;
+    return 0;
+}
+
+static int pinger(void *arg, weft_value *result)
+{
+    (void)result;
+    ping_args *p = arg;
+    weft_future *f;
+    int rc = weft_spawn(NULL, ponger, p, NULL, &f);
+    if (rc < 0)
+        return rc;
+    double t0 = weft_bench_seconds();
+    for (long i = 0; i < p->n && rc == 0; i++) {
+        long back;
+        rc = weft_chan_send(p->a, &i, WEFT_NEVER);
+        if (rc == 0)
+            rc = weft_chan_recv(p->b, &back, WEFT_NEVER);
+        if (rc == 0 && back != i)
+            rc = -EPROTO;
+    }
+    p->seconds = weft_bench_seconds() - t0;
+    weft_chan_close(p->a);
+    weft_future_wait(f, WEFT_NEVER);
+    weft_future_unref(f);
+    return rc;
+}
+
+/* One op: a send and a receive each way, two task switches. */
+static double task_pingpong(long n)
+{
+    weft_chan_opts o = {.elem_size = sizeof(long), .capacity = WEFT_CHAN_UNBUFFERED};
+    ping_args p = {.n = n};
+    int rc = weft_chan_create(&p.a, &o);
+    if (rc == 0)
+        rc = weft_chan_create(&p.b, &o);
+    if (rc == 0)
+        rc = weft_run(pinger, &p, NULL, NULL);
+    weft_chan_destroy(p.a);
+    weft_chan_destroy(p.b);
+    return rc < 0 ? rc : p.seconds;
+}
+
+typedef struct spawn_args {
+    long n, done;
+    double seconds;
+} spawn_args;
+
+static int nothing(void *arg, weft_value *result)
+{
+    (void)result;
+    ((spawn_args *)arg)->done++;
+    return 0;
+}
+
+static int spawner(void *arg, weft_value *result)
+{
+    (void)result;
+    spawn_args *s = arg;
+    double t0 = weft_bench_seconds();
+    for (long i = 0; i < s->n; i++) {
+        int rc = weft_spawn(NULL, nothing, s, NULL, NULL);
+        if (rc < 0)
+            return rc;
+        if (i % 1024 == 1023)
+            weft_task_yield(); /* let them run and free their records */
+    }
+    while (s->done < s->n)
+        weft_task_yield();
+    s->seconds = weft_bench_seconds() - t0;
+    return 0;
+}
+
+/* One op: weft_spawn (detached) + the task's run + its end. */
+static double task_spawn_finish(long n)
+{
+    spawn_args s = {.n = n};
+    weft_loop_opts o = {.stack_size = 16 * 1024};
+    int rc = weft_run(spawner, &s, &o, NULL);
+    return rc < 0 ? rc : s.seconds;
+}
+
+const weft_bench_kernel weft_bench_loop_kernels[] = {
+    {"task_pingpong", "two tasks of one loop: send + receive each way on unbuffered channels",
+     "chan_pingpong", 2000000, task_pingpong},
+    {"task_spawn_finish", "weft_spawn of a task that returns at once, run to its end",
+     "spawn_finish", 2000000, task_spawn_finish},
+    {0},
+};
