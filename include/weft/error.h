@@ -18,6 +18,12 @@ extern "C" {
 enum {
     WEFT_EWORKER_DIED = -10001, /* a worker process died while running the task */
     WEFT_ELOCKORDER = -10002,   /* the lock-order checker found a possible deadlock */
+    /* Name lookups (weft_resolve), from getaddrinfo's EAI_* codes. */
+    WEFT_EAI_NONAME = -10101,   /* no such host or service */
+    WEFT_EAI_AGAIN = -10102,    /* temporary resolver failure: try again */
+    WEFT_EAI_FAIL = -10103,     /* permanent resolver failure */
+    WEFT_EAI_NODATA = -10104,   /* the host has no address of the wanted kind */
+    WEFT_EAI_SERVICE = -10105,  /* the service is not known for this socket type */
 };
 
 /* weft_strerror: a short English description of an error code.

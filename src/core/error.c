@@ -15,6 +15,16 @@ const char *weft_strerror(int err)
         return "worker process died while running the task";
     case WEFT_ELOCKORDER:
         return "lock order violation: a deadlock is possible";
+    case WEFT_EAI_NONAME:
+        return "name lookup: no such host or service";
+    case WEFT_EAI_AGAIN:
+        return "name lookup: temporary failure, try again";
+    case WEFT_EAI_FAIL:
+        return "name lookup: resolver failed";
+    case WEFT_EAI_NODATA:
+        return "name lookup: no address of that kind";
+    case WEFT_EAI_SERVICE:
+        return "name lookup: unknown service";
     /* The codes weft returns most get its own wording, which says what the
      * code means in weft rather than in the kernel. */
     case -ETIMEDOUT:

@@ -139,4 +139,5 @@ int weft__backend_poll(weft_loop *loop, int64_t timeout_ns);
  * EAGAIN) skips the poll(2) check. */
 int weft__fd_wait(int fd, unsigned events, int64_t deadline, bool known_not_ready);
 
+
 #endif

@@ -13,6 +13,10 @@ static void test_strerror_names_every_weft_code(void)
     WT_STREQ(weft_strerror(-EPIPE), "closed");
     WT_STREQ(weft_strerror(WEFT_EWORKER_DIED), "worker process died while running the task");
     WT_STREQ(weft_strerror(WEFT_ELOCKORDER), "lock order violation: a deadlock is possible");
+    int eai[] = {WEFT_EAI_NONAME, WEFT_EAI_AGAIN, WEFT_EAI_FAIL, WEFT_EAI_NODATA,
+                 WEFT_EAI_SERVICE};
+    for (size_t i = 0; i < sizeof eai / sizeof eai[0]; i++)
+        WT_ASSERT(strncmp(weft_strerror(eai[i]), "name lookup: ", 13) == 0);
     WT_STREQ(weft_strerror(-ENOMEM), "Cannot allocate memory");
     WT_STREQ(weft_strerror(-99999), "unknown error -99999");
     WT_STREQ(weft_strerror(5), "unknown error 5");
