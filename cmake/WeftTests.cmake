@@ -4,7 +4,8 @@
 #
 # Unit tests link only their module's layer (weft_<module>) when it exists,
 # so a test cannot lean on a layer above the one it tests.
-# Labels: the directory (unit, stress, regress) and the module. A test whose
+# Labels: the directory (unit, stress, regress) and the module (and epoll
+# for the second run of loop tests). A test whose
 # source contains "WEFT_TEST_NO_TSAN" is labelled no-tsan (make test skips
 # it under ThreadSanitizer; say why in the file).
 set(WEFT_TEST_TIMEOUT 120)
@@ -33,6 +34,16 @@ foreach(kind unit stress regress)
       list(APPEND labels no-tsan)
     endif()
     set_tests_properties(${kind}/${name} PROPERTIES TIMEOUT ${WEFT_TEST_TIMEOUT} SKIP_RETURN_CODE 77 LABELS "${labels}")
+    # Event loop and network tests run on both backends: the default test on
+    # io_uring (where liburing is built in), a second one on epoll.
+    if(module STREQUAL "io" OR module STREQUAL "net")
+      if(URING_FOUND)
+        set_tests_properties(${kind}/${name} PROPERTIES ENVIRONMENT "WEFT_LOOP_BACKEND=io_uring")
+      endif()
+      add_test(NAME ${kind}/${name}_epoll COMMAND ${target})
+      set_tests_properties(${kind}/${name}_epoll PROPERTIES TIMEOUT ${WEFT_TEST_TIMEOUT} SKIP_RETURN_CODE 77
+                           LABELS "${labels};epoll" ENVIRONMENT "WEFT_LOOP_BACKEND=epoll")
+    endif()
     # The coroutine tests run a second time on the portable ucontext switch,
     # so the fallback stays tested on machines that use the assembly.
     if(kind STREQUAL "unit" AND module STREQUAL "coro" AND NOT WEFT_CORO_UCONTEXT)

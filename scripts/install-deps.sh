@@ -8,9 +8,10 @@
 set -euo pipefail
 
 # valgrind: its header for stack registration, and the valgrind tests;
-# qemu-user and the AArch64 cross compiler: tests/cross/aarch64.sh.
+# qemu-user and the AArch64 cross compiler: tests/cross/aarch64.sh;
+# liburing-dev: the event loop's io_uring backend.
 packages=(build-essential cmake pkg-config libtsan2 libasan8 libubsan1 python3
-          valgrind qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+          valgrind qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross liburing-dev)
 if [ "${1:-}" = "--peers" ]; then
   packages+=(golang-go libtbb-dev g++ libglib2.0-dev libuv1-dev)
 fi

@@ -63,6 +63,16 @@ typedef struct weft_loop weft_loop;
  * longer than the loop's stall threshold. */
 typedef void weft_stall_fn(void *arg, const char *task_name, int64_t ran_ns);
 
+/* How a loop waits for I/O. */
+typedef enum weft_loop_backend {
+    /* io_uring when the kernel allows it, else epoll. The environment
+     * variable WEFT_LOOP_BACKEND=epoll|io_uring overrides this default
+     * (the test suite runs on both). */
+    WEFT_BACKEND_AUTO,
+    WEFT_BACKEND_EPOLL,
+    WEFT_BACKEND_IO_URING, /* io_uring or fail (-ENOSYS) */
+} weft_loop_backend;
+
 typedef struct weft_loop_opts {
     /* Stack size of tasks that do not choose one; 0: 64 KiB (see
      * weft/coro.h: only touched pages cost memory). */
@@ -83,16 +93,21 @@ typedef struct weft_loop_opts {
     unsigned to_thread_workers;
     /* Name for reports and the stall detector. NULL: "loop". */
     const char *name;
+    weft_loop_backend backend;
 } weft_loop_opts;
 
 /* weft_loop_create: a new loop with no task. It belongs to no thread
  * until weft_loop_run().
  * Returns: 0 and *out; *out untouched on failure.
  * Errors: -EINVAL (out NULL, or virtual_time while another loop has it);
- *         -ENOMEM; -EMFILE/-ENFILE (the loop's eventfd or epoll fd).
+ *         -ENOMEM; -EMFILE/-ENFILE (the loop's eventfd or epoll fd);
+ *         -ENOSYS (WEFT_BACKEND_IO_URING where io_uring is not there).
  * Ownership: the caller owns *out (weft_loop_destroy). opts may be NULL.
  * Thread-safety: any thread. */
 int weft_loop_create(weft_loop **out, const weft_loop_opts *opts);
+
+/* weft_loop_backend_name: "epoll" or "io_uring". Any thread. */
+const char *weft_loop_backend_name(const weft_loop *loop);
 
 /* weft_loop_destroy: free a loop that has no live task.
  * Returns: 0; NULL is ignored.
@@ -302,7 +317,7 @@ typedef struct weft_loop_stats {
     uint64_t ready;      /* tasks ready to run now */
     uint64_t iterations; /* scheduler rounds */
     uint64_t switches;   /* resumes of tasks */
-    uint64_t polls;      /* backend waits (epoll_wait) */
+    uint64_t polls;      /* backend waits (epoll_wait, io_uring_enter) */
     int64_t poll_ns;     /* time spent in them */
     uint64_t timers_armed, timers_fired;
     uint64_t remote_wakes;  /* wakes posted from other threads */

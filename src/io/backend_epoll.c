@@ -26,7 +26,7 @@
 enum { MAX_EVENTS = 256 };
 #define WAKE_TAG UINT64_MAX
 
-int weft__backend_init(weft_loop *loop, int wake_fd)
+static int epoll_init(weft_loop *loop, int wake_fd)
 {
     loop->wake_fd = wake_fd;
     loop->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -42,14 +42,14 @@ int weft__backend_init(weft_loop *loop, int wake_fd)
     return 0;
 }
 
-void weft__backend_fini(weft_loop *loop)
+static void epoll_fini(weft_loop *loop)
 {
     if (loop->epfd >= 0)
         close(loop->epfd);
     loop->epfd = -1;
 }
 
-int weft__backend_poll(weft_loop *loop, int64_t timeout_ns)
+static int epoll_poll(weft_loop *loop, int64_t timeout_ns)
 {
     struct epoll_event evs[MAX_EVENTS];
     int n;
@@ -122,14 +122,9 @@ static int watch_of(weft_loop *loop, int fd, fd_watch **out)
     return 0;
 }
 
-int weft__fd_wait(int fd, unsigned events, int64_t deadline, bool known_not_ready)
+static int epoll_fd_wait(weft_loop *loop, int fd, unsigned events, int64_t deadline,
+                         bool known_not_ready)
 {
-    task *t = weft__task_current();
-    if (!t)
-        return -EPERM;
-    if (fd < 0 || !events || (events & ~(unsigned)(WEFT_READABLE | WEFT_WRITABLE)))
-        return -EINVAL;
-    weft_loop *loop = t->loop;
     fd_watch *w = NULL;
     int rc = watch_of(loop, fd, &w);
     if (rc < 0)
@@ -178,16 +173,10 @@ int weft__fd_wait(int fd, unsigned events, int64_t deadline, bool known_not_read
     }
 }
 
-int weft_fd_wait(int fd, unsigned events, int64_t deadline)
+static void epoll_fd_forget(weft_loop *loop, int fd)
 {
-    return weft__fd_wait(fd, events, deadline, false);
-}
-
-int weft_fd_forget(int fd)
-{
-    weft_loop *loop = weft_loop_current();
-    if (!loop || fd < 0 || (size_t)fd >= loop->fds_cap || !loop->fds[fd].registered)
-        return 0;
+    if ((size_t)fd >= loop->fds_cap || !loop->fds[fd].registered)
+        return;
     fd_watch *w = &loop->fds[fd];
     epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
     w->registered = false;
@@ -198,5 +187,13 @@ int weft_fd_forget(int fd)
         weft__waiter_wake(w->reader, 0);
     if (w->writer && w->writer != w->reader)
         weft__waiter_wake(w->writer, 0);
-    return 0;
 }
+
+const weft__backend weft__backend_epoll = {
+    .name = "epoll",
+    .init = epoll_init,
+    .fini = epoll_fini,
+    .poll = epoll_poll,
+    .fd_wait = epoll_fd_wait,
+    .fd_forget = epoll_fd_forget,
+};

@@ -352,6 +352,38 @@ static void fire_timers(weft_loop *loop)
 
 static _Atomic bool virtual_taken;
 
+/* The backend the options (or WEFT_LOOP_BACKEND) ask for, io_uring falling
+ * back to epoll under AUTO. */
+static int choose_backend(weft_loop *loop, int wake_fd)
+{
+    weft_loop_backend want = loop->opts.backend;
+    if (want == WEFT_BACKEND_AUTO) {
+        const char *env = getenv("WEFT_LOOP_BACKEND");
+        if (env && !strcmp(env, "epoll"))
+            want = WEFT_BACKEND_EPOLL;
+        else if (env && !strcmp(env, "io_uring"))
+            want = WEFT_BACKEND_IO_URING;
+    }
+    if (want != WEFT_BACKEND_EPOLL) {
+#ifdef WEFT_HAVE_URING
+        loop->backend = &weft__backend_uring;
+        int rc = loop->backend->init(loop, wake_fd);
+        if (rc == 0 || want == WEFT_BACKEND_IO_URING)
+            return rc;
+#else
+        if (want == WEFT_BACKEND_IO_URING)
+            return -ENOSYS;
+#endif
+    }
+    loop->backend = &weft__backend_epoll;
+    return loop->backend->init(loop, wake_fd);
+}
+
+const char *weft_loop_backend_name(const weft_loop *loop)
+{
+    return loop && loop->backend ? loop->backend->name : NULL;
+}
+
 int weft_loop_create(weft_loop **out, const weft_loop_opts *opts)
 {
     static const weft_loop_opts defaults = {0};
@@ -384,11 +416,11 @@ int weft_loop_create(weft_loop **out, const weft_loop_opts *opts)
         goto fail;
     }
     loop->core = c;
-    rc = weft__backend_init(loop, c->efd);
+    rc = choose_backend(loop, c->efd);
     if (rc < 0)
         goto fail;
     if (opts->virtual_time && (rc = weft_clock_use_virtual(WEFT_SEC)) < 0) {
-        weft__backend_fini(loop);
+        loop->backend->fini(loop);
         goto fail;
     }
     *out = loop;
@@ -433,7 +465,7 @@ int weft_loop_destroy(weft_loop *loop)
     run_cancels(cancels); /* only finished tasks can be left: drop the refs */
     if (loop->to_thread)
         weft_pool_destroy(loop->to_thread);
-    weft__backend_fini(loop);
+    loop->backend->fini(loop);
     free(loop->heap);
     free(loop->fds);
     if (loop->opts.virtual_time) {
@@ -685,7 +717,7 @@ static void idle(weft_loop *loop)
     if (loop->opts.virtual_time && timeout > 0) {
         /* Let I/O and posts that are already there in first. */
         loop->stats.polls++;
-        if (weft__backend_poll(loop, 0) != 0 || loop->ready_head)
+        if (loop->backend->poll(loop, 0) != 0 || loop->ready_head)
             return;
         if (!core_may_sleep(loop->core)) {
             core_awake(loop->core);
@@ -705,7 +737,7 @@ static void idle(weft_loop *loop)
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     loop->stats.polls++;
-    weft__backend_poll(loop, timeout);
+    loop->backend->poll(loop, timeout);
     clock_gettime(CLOCK_MONOTONIC, &b);
     loop->stats.poll_ns += (b.tv_sec - a.tv_sec) * WEFT_SEC + (b.tv_nsec - a.tv_nsec);
     if (timeout != 0)
@@ -739,7 +771,7 @@ int weft_loop_run(weft_loop *loop, weft_future *until)
         }
         if (loop->fd_waiters) {
             loop->stats.polls++;
-            weft__backend_poll(loop, 0); /* I/O keeps its turn under load */
+            loop->backend->poll(loop, 0); /* I/O keeps its turn under load */
         }
         /* Run the tasks ready now; those they make ready run next round,
          * after timers and I/O had their turn. */

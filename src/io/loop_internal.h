@@ -103,6 +103,8 @@ typedef struct fd_watch {
 
 /* ---- the loop ------------------------------------------------------------ */
 
+typedef struct weft__backend weft__backend;
+
 struct weft_loop {
     loop_core *core;
     weft_loop_opts opts;
@@ -117,27 +119,51 @@ struct weft_loop {
     weft__timer **heap;
     size_t heap_len, heap_cap;
     /* Backend. */
+    const weft__backend *backend;
+    void *uring; /* backend_uring.c's state */
     int epfd, wake_fd;
     fd_watch *fds;
     size_t fds_cap;
-    size_t fd_waiters; /* tasks parked in weft_fd_wait */
+    size_t fd_waiters; /* tasks parked on I/O (fd waits, io_uring operations) */
     /* weft_to_thread's pool (created on first use) and work in flight. */
     weft_pool *to_thread;
     size_t to_thread_inflight;
     weft_loop_stats stats;
 };
 
-/* Backend (backend_epoll.c). */
-int weft__backend_init(weft_loop *loop, int wake_fd);
-void weft__backend_fini(weft_loop *loop);
-/* Wait up to timeout_ns (< 0: no limit, 0: poll) for events and deliver
- * them (fd readiness to waiting tasks). Returns whether the wake fd fired,
- * or a negative error. */
-int weft__backend_poll(weft_loop *loop, int64_t timeout_ns);
+/* A backend: how the loop waits for file descriptors, the eventfd that
+ * other threads write, and the next timer (backend_epoll.c,
+ * backend_uring.c). The I/O operations are NULL for a readiness backend:
+ * src/io/ops.c then tries the system call and waits with fd_wait on
+ * EAGAIN; a completion backend (io_uring) does each operation itself. */
+struct weft__backend {
+    const char *name;
+    int (*init)(weft_loop *loop, int wake_fd);
+    void (*fini)(weft_loop *loop);
+    /* Wait up to timeout_ns (< 0: no limit, 0: just look) and deliver
+     * what happened (wake the tasks). Returns 1 if the wake fd fired, 0,
+     * or a negative error. */
+    int (*poll)(weft_loop *loop, int64_t timeout_ns);
+    /* weft_fd_wait; known_not_ready: the caller just got EAGAIN. */
+    int (*fd_wait)(weft_loop *loop, int fd, unsigned events, int64_t deadline,
+                   bool known_not_ready);
+    void (*fd_forget)(weft_loop *loop, int fd);
+    /* Completion backends only (see src/io/ops.h for each contract). */
+    int (*read)(weft_loop *loop, int fd, void *buf, size_t n, int64_t off, int64_t deadline);
+    int (*write)(weft_loop *loop, int fd, const void *buf, size_t n, int64_t off, int64_t deadline);
+    int (*accept)(weft_loop *loop, int fd, void *sa, void *len, int64_t deadline);
+    int (*connect)(weft_loop *loop, int fd, const void *sa, unsigned len, int64_t deadline);
+    int (*recvmsg)(weft_loop *loop, int fd, void *msg, int64_t deadline);
+    int (*sendmsg)(weft_loop *loop, int fd, const void *msg, int64_t deadline);
+};
+
+extern const weft__backend weft__backend_epoll;
+#ifdef WEFT_HAVE_URING
+extern const weft__backend weft__backend_uring;
+#endif
 
 /* weft_fd_wait for the net layer: known_not_ready (the caller just got
  * EAGAIN) skips the poll(2) check. */
 int weft__fd_wait(int fd, unsigned events, int64_t deadline, bool known_not_ready);
-
 
 #endif

@@ -4,6 +4,7 @@
  * and the stats. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,6 +28,21 @@ static int failing(void *arg, weft_value *result)
     (void)arg;
     (void)result;
     return -EIO;
+}
+
+/* The suite runs this program on each backend (WEFT_LOOP_BACKEND). */
+static void test_backend_choice(void)
+{
+    weft_loop *loop;
+    WT_OK(weft_loop_create(&loop, NULL));
+    const char *want = getenv("WEFT_LOOP_BACKEND");
+    if (want)
+        WT_STREQ(weft_loop_backend_name(loop), want);
+    WT_OK(weft_loop_destroy(loop));
+    weft_loop_opts o = {.backend = WEFT_BACKEND_EPOLL};
+    WT_OK(weft_loop_create(&loop, &o));
+    WT_STREQ(weft_loop_backend_name(loop), "epoll");
+    WT_OK(weft_loop_destroy(loop));
 }
 
 static void test_run_and_results(void)
@@ -518,6 +534,7 @@ static void test_stall_detector(void)
 
 int main(void)
 {
+    WT_RUN(test_backend_choice);
     WT_RUN(test_run_and_results);
     WT_RUN(test_yield_interleaves);
     WT_RUN(test_virtual_sleeps);

@@ -1,0 +1,294 @@
+/* The io_uring backend (liburing): every operation is a submission whose
+ * completion wakes the task that made it. Submissions queue up while tasks
+ * run and go to the kernel in one io_uring_enter per scheduler round, with
+ * the wait for completions, the next timer's timeout and the eventfd that
+ * other threads write (a multishot poll) in the same call.
+ *
+ * An operation (run_op) lives on its task's stack: the submission's
+ * user_data points at it, and the task does not return before its
+ * completion has arrived. A wait cut by its deadline or a cancellation
+ * submits an asynchronous cancel and then waits, uncancellably, for the
+ * original completion: if the operation finished anyway its result is
+ * returned (nothing read or accepted is lost), else the reason it was cut.
+ *
+ * Threads: the loop's thread only (the ring is not shared). */
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <weft/error.h>
+#include <weft/loop.h>
+#include <weft/time.h>
+
+#include "io/loop_internal.h"
+
+enum { ENTRIES = 1024 };
+
+/* user_data values that are not operations (operations are pointers,
+ * aligned, never 1 or 2). */
+#define TAG_WAKE ((uint64_t)1)
+#define TAG_IGNORE ((uint64_t)2)
+
+typedef struct uring_state {
+    struct io_uring ring;
+    bool wake_armed;
+} uring_state;
+
+typedef struct uop {
+    weft__waiter *w;
+    int res;
+    bool done;
+} uop;
+
+static int uring_init(weft_loop *loop, int wake_fd)
+{
+    uring_state *u = calloc(1, sizeof *u);
+    if (!u)
+        return -ENOMEM;
+    /* Cooperative task running: completions are reaped when we enter the
+     * kernel (every poll does), without interrupting the thread. */
+    int rc = io_uring_queue_init(ENTRIES, &u->ring,
+                                 IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
+    if (rc == -EINVAL)
+        rc = io_uring_queue_init(ENTRIES, &u->ring, 0);
+    if (rc < 0) {
+        free(u);
+        return rc; /* -ENOSYS, -EPERM (seccomp), -ENOMEM: the caller falls back */
+    }
+    loop->uring = u;
+    loop->wake_fd = wake_fd;
+    return 0;
+}
+
+static void uring_fini(weft_loop *loop)
+{
+    uring_state *u = loop->uring;
+    if (!u)
+        return;
+    io_uring_queue_exit(&u->ring);
+    free(u);
+    loop->uring = NULL;
+}
+
+static struct io_uring_sqe *get_sqe(uring_state *u)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    if (!sqe) {
+        /* The submission queue is full: hand it to the kernel now. */
+        io_uring_submit(&u->ring);
+        sqe = io_uring_get_sqe(&u->ring);
+    }
+    return sqe;
+}
+
+static void complete(uring_state *u, struct io_uring_cqe *cqe, int *woke)
+{
+    uint64_t tag = cqe->user_data;
+    if (tag == TAG_IGNORE)
+        return;
+    if (tag == TAG_WAKE) {
+        *woke = 1; /* the poll reads the eventfd once, after the batch */
+        if (!(cqe->flags & IORING_CQE_F_MORE))
+            u->wake_armed = false;
+        return;
+    }
+    uop *op = (uop *)(uintptr_t)tag;
+    op->res = cqe->res;
+    op->done = true;
+    if (op->w)
+        weft__waiter_wake(op->w, 0);
+}
+
+static int uring_poll(weft_loop *loop, int64_t timeout_ns)
+{
+    uring_state *u = loop->uring;
+    if (!u->wake_armed) {
+        struct io_uring_sqe *sqe = get_sqe(u);
+        if (sqe) {
+            io_uring_prep_poll_multishot(sqe, loop->wake_fd, POLLIN);
+            io_uring_sqe_set_data64(sqe, TAG_WAKE);
+            u->wake_armed = true;
+        }
+    }
+    int rc;
+    struct io_uring_cqe *cqe;
+    if (timeout_ns == 0) {
+        rc = io_uring_submit_and_get_events(&u->ring);
+    } else if (timeout_ns < 0) {
+        rc = io_uring_submit_and_wait(&u->ring, 1);
+    } else {
+        struct __kernel_timespec ts = {.tv_sec = timeout_ns / WEFT_SEC,
+                                       .tv_nsec = timeout_ns % WEFT_SEC};
+        rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+    }
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+        return rc;
+    int woke = 0;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&u->ring, head, cqe)
+    {
+        seen++;
+        complete(u, cqe, &woke);
+    }
+    io_uring_cq_advance(&u->ring, seen);
+    if (woke) {
+        uint64_t v;
+        ssize_t r = read(loop->wake_fd, &v, sizeof v); /* reset the eventfd */
+        (void)r;
+    }
+    return woke;
+}
+
+/* Submit-side helper: the caller has prepared sqe; wait for its completion
+ * (see the file comment for cut waits). */
+static int run_op(weft_loop *loop, struct io_uring_sqe *sqe, int64_t deadline)
+{
+    uring_state *u = loop->uring;
+    uop op = {0};
+    weft__waiter w;
+    weft__waiter_init(&w);
+    op.w = &w;
+    io_uring_sqe_set_data(sqe, &op);
+    loop->fd_waiters++;
+    int rc = weft__waiter_park(&w, deadline);
+    if (!op.done) {
+        struct io_uring_sqe *c = get_sqe(u);
+        if (c) {
+            io_uring_prep_cancel(c, &op, 0);
+            io_uring_sqe_set_data64(c, TAG_IGNORE);
+        }
+        while (!op.done) {
+            weft__waiter w2;
+            weft__waiter_init(&w2);
+            w2.nocancel = true;
+            op.w = &w2;
+            weft__waiter_park(&w2, WEFT_NEVER);
+        }
+    }
+    loop->fd_waiters--;
+    if (op.res == -ECANCELED && rc < 0)
+        return rc; /* our cancel took: report the deadline or the cancellation */
+    return op.res;
+}
+
+static int uring_fd_wait(weft_loop *loop, int fd, unsigned events, int64_t deadline,
+                         bool known_not_ready)
+{
+    (void)known_not_ready;
+    struct io_uring_sqe *sqe = get_sqe(loop->uring);
+    if (!sqe)
+        return -EAGAIN;
+    unsigned mask = (events & WEFT_READABLE ? POLLIN : 0) | (events & WEFT_WRITABLE ? POLLOUT : 0);
+    io_uring_prep_poll_add(sqe, fd, mask);
+    int rc = run_op(loop, sqe, deadline);
+    if (rc < 0)
+        return rc;
+    unsigned got = 0;
+    if (rc & (POLLERR | POLLHUP | POLLNVAL))
+        got = WEFT_READABLE | WEFT_WRITABLE;
+    if (rc & (POLLIN | POLLRDHUP))
+        got |= WEFT_READABLE;
+    if (rc & POLLOUT)
+        got |= WEFT_WRITABLE;
+    return got & events ? (int)(got & events) : (int)events;
+}
+
+static void uring_fd_forget(weft_loop *loop, int fd)
+{
+    /* Operations still in flight on fd end with -ECANCELED (their tasks
+     * are woken); io_uring holds no registration to drop. */
+    uring_state *u = loop->uring;
+    if (!loop->fd_waiters)
+        return;
+    struct io_uring_sqe *sqe = get_sqe(u);
+    if (!sqe)
+        return;
+    io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, TAG_IGNORE);
+}
+
+#define PREP_OR_FAIL(sqe, loop)                                                                    \
+    struct io_uring_sqe *sqe = get_sqe((loop)->uring);                                             \
+    if (!sqe)                                                                                      \
+        return -EAGAIN;
+
+static int uring_read(weft_loop *loop, int fd, void *buf, size_t n, int64_t off, int64_t deadline)
+{
+    PREP_OR_FAIL(sqe, loop)
+    io_uring_prep_read(sqe, fd, buf, (unsigned)n, (uint64_t)off);
+    return run_op(loop, sqe, deadline);
+}
+
+static int uring_write(weft_loop *loop, int fd, const void *buf, size_t n, int64_t off,
+                       int64_t deadline)
+{
+    if (off < 0) {
+        PREP_OR_FAIL(sqe, loop)
+        io_uring_prep_send(sqe, fd, buf, n, MSG_NOSIGNAL);
+        int rc = run_op(loop, sqe, deadline);
+        if (rc != -ENOTSOCK)
+            return rc;
+    }
+    PREP_OR_FAIL(sqe, loop)
+    io_uring_prep_write(sqe, fd, buf, (unsigned)n, (uint64_t)off);
+    return run_op(loop, sqe, deadline);
+}
+
+static int uring_accept(weft_loop *loop, int fd, void *sa, void *len, int64_t deadline)
+{
+    PREP_OR_FAIL(sqe, loop)
+    io_uring_prep_accept(sqe, fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return run_op(loop, sqe, deadline);
+}
+
+static int uring_connect(weft_loop *loop, int fd, const void *sa, unsigned len, int64_t deadline)
+{
+    PREP_OR_FAIL(sqe, loop)
+    io_uring_prep_connect(sqe, fd, sa, len);
+    int rc = run_op(loop, sqe, deadline);
+    if (rc != -EINPROGRESS && rc != -EALREADY)
+        return rc;
+    /* An older kernel reports the non-blocking socket's progress: wait
+     * for it to be writable and read the outcome. */
+    rc = uring_fd_wait(loop, fd, WEFT_WRITABLE, deadline, true);
+    if (rc < 0)
+        return rc;
+    int err = 0;
+    socklen_t el = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+        return -errno;
+    return -err;
+}
+
+static int uring_recvmsg(weft_loop *loop, int fd, void *msg, int64_t deadline)
+{
+    PREP_OR_FAIL(sqe, loop)
+    io_uring_prep_recvmsg(sqe, fd, msg, 0);
+    return run_op(loop, sqe, deadline);
+}
+
+static int uring_sendmsg(weft_loop *loop, int fd, const void *msg, int64_t deadline)
+{
+    PREP_OR_FAIL(sqe, loop)
+    io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL);
+    return run_op(loop, sqe, deadline);
+}
+
+const weft__backend weft__backend_uring = {
+    .name = "io_uring",
+    .init = uring_init,
+    .fini = uring_fini,
+    .poll = uring_poll,
+    .fd_wait = uring_fd_wait,
+    .fd_forget = uring_fd_forget,
+    .read = uring_read,
+    .write = uring_write,
+    .accept = uring_accept,
+    .connect = uring_connect,
+    .recvmsg = uring_recvmsg,
+    .sendmsg = uring_sendmsg,
+};
