@@ -215,7 +215,7 @@ int weft_cmd_bench(int argc, char **argv)
 
     const weft_bench_kernel *tables[] = {weft_bench_chan_kernels, weft_bench_sync_kernels,
                                          weft_bench_pool_kernels, weft_bench_coro_kernels,
-                                         weft_bench_loop_kernels};
+                                         weft_bench_loop_kernels, weft_bench_net_kernels};
     row rows[MAX_KERNELS];
     int nrows = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)

@@ -753,6 +753,11 @@ int weft_loop_run(weft_loop *loop, weft_future *until)
     unsigned long self = (unsigned long)pthread_self();
     if (loop->ran_before && loop->owner != self)
         return -EBUSY;
+    if (!loop->ran_before && loop->backend->start) {
+        int rc = loop->backend->start(loop);
+        if (rc < 0)
+            return rc;
+    }
     loop->ran_before = true;
     loop->owner = self;
     loop->running = true;

@@ -140,6 +140,8 @@ struct weft__backend {
     const char *name;
     int (*init)(weft_loop *loop, int wake_fd);
     void (*fini)(weft_loop *loop);
+    /* Optional: on the thread that runs the loop, before it first runs. */
+    int (*start)(weft_loop *loop);
     /* Wait up to timeout_ns (< 0: no limit, 0: just look) and deliver
      * what happened (wake the tasks). Returns 1 if the wake fd fired, 0,
      * or a negative error. */

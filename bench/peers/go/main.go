@@ -9,6 +9,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"runtime"
 	"sync"
@@ -227,6 +229,75 @@ func spawnFinish(n int) time.Duration {
 	return time.Since(t0)
 }
 
+// One op: a 64-byte message written and read back by one of conns client
+// goroutines, echoed by a server goroutine per connection (bench/net.c).
+func tcpEcho(n, conns int) time.Duration {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go func() {
+		for i := 0; i < conns; i++ {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				buf := make([]byte, 4096)
+				for {
+					k, err := c.Read(buf)
+					if err != nil {
+						c.Close()
+						return
+					}
+					if _, err := c.Write(buf[:k]); err != nil {
+						c.Close()
+						return
+					}
+				}
+			}(c)
+		}
+		ln.Close()
+	}()
+	per := n / conns
+	if per < 1 {
+		per = 1
+	}
+	clients := make([]net.Conn, conns)
+	for i := range clients {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			panic(err)
+		}
+		clients[i] = c
+	}
+	var wg sync.WaitGroup
+	wg.Add(conns)
+	t0 := time.Now()
+	for _, c := range clients {
+		go func(c net.Conn) {
+			out := make([]byte, 64)
+			in := make([]byte, 64)
+			for i := 0; i < per; i++ {
+				if _, err := c.Write(out); err != nil {
+					panic(err)
+				}
+				if _, err := io.ReadFull(c, in); err != nil {
+					panic(err)
+				}
+			}
+			c.Close()
+			wg.Done()
+		}(c)
+	}
+	wg.Wait()
+	d := time.Since(t0)
+	return time.Duration(float64(d) * float64(n) / float64(per*conns))
+}
+
+func tcpEcho100(n int) time.Duration  { return tcpEcho(n, 100) }
+func tcpEcho1000(n int) time.Duration { return tcpEcho(n, 1000) }
+
 type bench struct {
 	name string
 	n    int
@@ -248,6 +319,8 @@ func main() {
 		{"pool_parallel_for", 100_000_000, poolParallelFor},
 		{"pool_fib", 2_692_537, poolFib},
 		{"spawn_finish", 2_000_000, spawnFinish},
+		{"tcp_echo_100", 400_000, tcpEcho100},
+		{"tcp_echo_1000", 400_000, tcpEcho1000},
 	}
 	want := map[string]bool{}
 	for _, a := range flag.Args() {
