@@ -57,7 +57,7 @@ static double coro_lifecycle(long n)
 }
 
 const weft_bench_kernel weft_bench_coro_kernels[] = {
-    {"coro_switch", "weft_coro_resume + weft_coro_yield round trip, one thread", "chan_pingpong",
+    {"coro_switch", "weft_coro_resume + weft_coro_yield round trip, one thread", "task_pingpong",
      20000000, coro_switch},
     {"coro_lifecycle", "weft_coro create + run to end + destroy (pooled stack)", "coro_lifecycle",
      5000000, coro_lifecycle},

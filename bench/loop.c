@@ -1,9 +1,10 @@
 /* Event loop kernels for `weft bench`: the issue's "switch round trip"
  * (two tasks of one loop ping-ponging over unbuffered weft channels, as Go's
- * chan_pingpong does with goroutines and asyncio with queues) and
+ * task_pingpong does with goroutines and asyncio with queues) and
  * spawn+finish (a task spawned, run to its end and its record freed, as a
  * goroutine started and finished with a WaitGroup). */
 #include <weft/chan.h>
+#include <weft/coro.h>
 #include <weft/error.h>
 #include <weft/loop.h>
 
@@ -104,10 +105,57 @@ static double task_spawn_finish(long n)
     return rc < 0 ? rc : s.seconds;
 }
 
+typedef struct sleepers_args {
+    long n;
+    int64_t deadline;
+} sleepers_args;
+
+static int sleeper(void *arg, weft_value *result)
+{
+    (void)result;
+    return weft_sleep_until(((sleepers_args *)arg)->deadline);
+}
+
+static int spawn_sleepers(void *arg, weft_value *result)
+{
+    (void)result;
+    sleepers_args *s = arg;
+    weft_spawn_opts so = {.stack_size = WEFT_CORO_STACK_MIN};
+    for (long i = 0; i < s->n; i++) {
+        int rc = weft_spawn(NULL, sleeper, s, &so, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* One op: one of n tasks alive at once, each sleeping until 2 s after the
+ * start (Go's goroutines sleeping 2 s): the time is the wall time beyond
+ * the 2 s, so spawning, parking, the timers, the wake-ups and the ends. */
+static double sleepers_1m(long n)
+{
+    weft_loop_opts o = {.stall_ns = -1}; /* spawning a million takes a while */
+    weft_loop *loop;
+    int rc = weft_loop_create(&loop, &o);
+    if (rc < 0)
+        return rc;
+    double t0 = weft_bench_seconds();
+    sleepers_args s = {.n = n, .deadline = weft_deadline_in(2 * WEFT_SEC)};
+    rc = weft_spawn(loop, spawn_sleepers, &s, NULL, NULL);
+    if (rc == 0)
+        rc = weft_loop_run(loop, NULL);
+    double total = weft_bench_seconds() - t0;
+    weft_loop_destroy(loop);
+    return rc < 0 ? rc : total - 2.0;
+}
+
 const weft_bench_kernel weft_bench_loop_kernels[] = {
     {"task_pingpong", "two tasks of one loop: send + receive each way on unbuffered channels",
-     "chan_pingpong", 2000000, task_pingpong},
+     "task_pingpong", 2000000, task_pingpong},
     {"task_spawn_finish", "weft_spawn of a task that returns at once, run to its end",
      "spawn_finish", 2000000, task_spawn_finish},
+    {"sleepers_1m",
+     "one of 1M tasks (1 KiB stacks) sleeping 2 s at once: wall time beyond the sleep",
+     "sleepers_1m", 1000000, sleepers_1m},
     {0},
 };

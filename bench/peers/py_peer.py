@@ -178,6 +178,16 @@ def asyncio_spawn_finish(n):
     return asyncio.run(main())
 
 
+def asyncio_sleepers(n):
+    # One op: one of n coroutines sleeping 2 s at once; the time beyond it.
+    async def main():
+        t0 = time.perf_counter()
+        await asyncio.gather(*[asyncio.sleep(2) for _ in range(n)])
+        return time.perf_counter() - t0 - 2
+
+    return asyncio.run(main())
+
+
 BENCHES = [
     ("chan_1p1c", 300_000, queue_1p1c),
     ("chan_4p4c", 200_000, queue_4p4c),
@@ -186,8 +196,9 @@ BENCHES = [
     ("pool_tiny_outside", 100_000, pool_tiny_outside),
     ("pool_tiny_inside", 100_000, pool_tiny_inside),
     ("pool_parallel_for", 2_000_000, pool_parallel_for),
-    ("chan_pingpong", 100_000, asyncio_pingpong),
+    ("task_pingpong", 100_000, asyncio_pingpong),
     ("spawn_finish", 200_000, asyncio_spawn_finish),
+    ("sleepers_1m", 100_000, asyncio_sleepers),
 ]
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@
  * resuming coroutines by hand.
  *
  * Stacks. Each coroutine gets a stack of opts.stack_size bytes (default
- * WEFT_CORO_STACK_DEFAULT, 64 KiB), rounded up to whole pages. Stacks are
+ * WEFT_CORO_STACK_DEFAULT, 64 KiB), rounded up to a power of two. Stacks are
  * carved out of large shared mappings and pooled, so creating a coroutine
  * is no system call in the steady state and 100k coroutines need a few
  * thousand mappings, not 100k (vm.max_map_count is 65530 here). Memory is
@@ -16,6 +16,14 @@
  * really touched (usually one or two), not its size. A stack released to
  * the pool keeps its touched pages for the next coroutine; the pool gives
  * pages back (madvise) beyond a cap.
+ *
+ * Tiny stacks. Sizes below a page (down to WEFT_CORO_STACK_MIN, 1 KiB)
+ * pack several stacks into each page, for programs that keep a million
+ * small tasks alive (a task that sleeps or waits on a channel needs well
+ * under 1 KiB). They stay committed while pooled. A signal handler runs on
+ * the interrupted stack and needs a few KiB: a thread that runs tiny-stack
+ * coroutines should block its signals (take them with weft_signal_wait,
+ * weft/net.h) or use handlers installed with SA_ONSTACK and a sigaltstack.
  *
  * Overflow. A pooled stack has no guard page: running past its end
  * corrupts the neighbouring stack. opts.guard_page puts a PROT_NONE page
@@ -57,12 +65,13 @@ typedef void weft_coro_fn(void *arg);
 /* The default stack size, and the smallest accepted (both before rounding
  * up to pages). */
 #define WEFT_CORO_STACK_DEFAULT ((size_t)64 * 1024)
-#define WEFT_CORO_STACK_MIN ((size_t)4 * 1024)
+#define WEFT_CORO_STACK_MIN ((size_t)1024)
 #define WEFT_CORO_STACK_MAX ((size_t)1 << 30)
 
 typedef struct weft_coro_opts {
     /* Stack size in bytes, WEFT_CORO_STACK_MIN .. WEFT_CORO_STACK_MAX;
-     * 0 means WEFT_CORO_STACK_DEFAULT. Rounded up to a power of two pages. */
+     * 0 means WEFT_CORO_STACK_DEFAULT. Rounded up to a power of two (to
+     * whole pages with guard_page). */
     size_t stack_size;
     /* Put a PROT_NONE guard page below the stack (a mapping of its own,
      * not pooled). */

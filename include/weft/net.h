@@ -24,7 +24,6 @@
 #ifndef WEFT_NET_H
 #define WEFT_NET_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -138,16 +137,22 @@ int weft_file_pwrite(int fd, const void *buf, size_t n, int64_t offset, int64_t 
 
 /* ---- signals ------------------------------------------------------------------- */
 
-/* weft_signals_block: block the signals of set in the calling thread, so
+/* A set of signals as a bit mask: WEFT_SIG(SIGINT) | WEFT_SIG(SIGTERM).
+ * (A mask rather than a sigset_t keeps this header plain C11.) */
+#define WEFT_SIG(signo) ((uint64_t)1 << ((signo) - 1))
+
+/* weft_signals_block: block the signals of mask in the calling thread, so
  * that weft_signal_wait can take them. Call it in main() before starting
  * threads (threads inherit the mask); a signal not blocked in every thread
- * may be delivered the default way instead. Returns 0 or -errno. */
-int weft_signals_block(const sigset_t *set);
+ * may be delivered the default way instead. Returns 0, -EINVAL (empty
+ * mask) or -errno. Any thread. */
+int weft_signals_block(uint64_t mask);
 
-/* weft_signal_wait: wait for one of the (blocked) signals of set: the
+/* weft_signal_wait: wait for one of the (blocked) signals of mask: the
  * clean way to shut down on SIGINT/SIGTERM.
- * Returns: the signal number. Errors: -ETIMEDOUT, -ECANCELED. In a task. */
-int weft_signal_wait(const sigset_t *set, int64_t deadline);
+ * Returns: the signal number. Errors: -ETIMEDOUT, -ECANCELED, -EINVAL.
+ * In a task. */
+int weft_signal_wait(uint64_t mask, int64_t deadline);
 
 /* ---- processes ----------------------------------------------------------------- */
 

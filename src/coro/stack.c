@@ -12,9 +12,10 @@
 #include "sync/lock.h"
 
 enum {
-    CLASSES = 20,           /* 1 page .. 2^19 pages (2 GiB with 4 KiB pages) */
-    REGION_MIN = 4 << 20,   /* bytes: at least this much per pooled mapping */
-    REGION_MAX_STACKS = 1024,
+    SMALLEST = 1024,      /* class 0: 1 KiB; classes double from there */
+    CLASSES = 22,         /* 1 KiB .. 2 GiB */
+    REGION_MIN = 4 << 20, /* bytes: at least this much per pooled mapping */
+    REGION_MAX_STACKS = 4096,
     /* Free stacks kept with their touched pages, per class; beyond that
      * a released stack's pages go back to the kernel (it stays pooled). */
     KEEP_WARM = 256,
@@ -40,9 +41,11 @@ size_t weft__stack_page(void)
     return page;
 }
 
+/* Sizes round up to a power of two from 1 KiB: below a page, several
+ * stacks share one (see weft/coro.h on what that costs). */
 static int class_of(size_t size, size_t *rounded)
 {
-    size_t page = weft__stack_page(), bytes = page;
+    size_t bytes = SMALLEST;
     int cls = 0;
     while (bytes < size && cls < CLASSES - 1) {
         bytes <<= 1;
@@ -80,9 +83,13 @@ static void *new_region(int cls, size_t size)
     if (count > REGION_MAX_STACKS)
         count = REGION_MAX_STACKS;
     /* MAP_NORESERVE: the memory is committed page by page as stacks touch
-     * it, and not charged up front against the overcommit limit. */
+     * it, and not charged up front against the overcommit limit. Stacks
+     * below a page all touch every page they share, so those regions are
+     * committed at once (MAP_POPULATE: one call instead of a fault per
+     * page). */
+    int populate = size < weft__stack_page() ? MAP_POPULATE : 0;
     void *region = mmap(NULL, count * size, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK | populate, -1, 0);
     if (region == MAP_FAILED)
         return NULL;
     region_count++;
@@ -103,6 +110,8 @@ int weft__stack_get(weft__stack *s, size_t size, bool guard)
         return -EINVAL;
     if (guard) {
         size_t page = weft__stack_page();
+        if (rounded < page)
+            rounded = page; /* a guard page protects whole pages */
         char *map = mmap(NULL, rounded + page, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (map == MAP_FAILED)
@@ -153,9 +162,14 @@ void weft__stack_put(weft__stack *s)
      * redzones are still poisoned: clear them before anyone reuses the
      * memory (the link below is the first such use). */
     weft__asan_unpoison(s->lo, s->size);
-    weft__lock_acquire(&pool_lock);
-    bool cool = free_counts[cls] >= KEEP_WARM;
-    weft__lock_release(&pool_lock);
+    /* Stacks below a page share pages with their neighbours: they stay
+     * committed while pooled. */
+    bool cool = false;
+    if (s->size >= weft__stack_page()) {
+        weft__lock_acquire(&pool_lock);
+        cool = free_counts[cls] >= KEEP_WARM;
+        weft__lock_release(&pool_lock);
+    }
     /* Outside the lock: a system call. The pages are zero-filled again on
      * the next touch; the link written below touches the top one. */
     if (cool)

@@ -18,7 +18,7 @@
 
 typedef struct weft__stack {
     void *lo;     /* lowest usable address */
-    size_t size;  /* usable bytes, a power-of-two number of pages */
+    size_t size;  /* usable bytes, a power of two from 1 KiB (whole pages if guarded) */
     bool guarded; /* own mapping, PROT_NONE page at lo - page */
 } weft__stack;
 

@@ -180,10 +180,10 @@ static void task_park(void *arg, weft__waiter *w, int64_t deadline)
     task *t = arg;
     weft_loop *loop = t->loop;
     t->waiter = w;
-    if (deadline != WEFT_NEVER && weft__timer_arm(loop, &t->park_timer, deadline) < 0) {
-        /* No memory for the timer: time out now rather than never. */
-        weft__waiter_end(w, WEFT__WAITER_TIMEDOUT);
-    }
+    /* The scheduler arms the deadline's timer once we have suspended, on
+     * its own stack: the heap may grow (realloc), which a tiny task stack
+     * (weft/coro.h) should not have to carry. */
+    t->park_deadline = deadline;
     /* Acquire pairs with the claim's CAS: what the waker published before
      * waking is visible once the state says so. */
     while (atomic_load_explicit(&w->state, memory_order_acquire) == WEFT__WAITER_WAITING) {
@@ -191,6 +191,7 @@ static void task_park(void *arg, weft__waiter *w, int64_t deadline)
         weft_coro_yield();
     }
     weft__timer_disarm(loop, &t->park_timer);
+    t->park_deadline = WEFT_NEVER;
     t->waiter = NULL;
 }
 
@@ -528,6 +529,7 @@ int weft__spawn(weft_loop *loop, weft_task_fn *fn, void *arg, const weft_spawn_o
     t->state = T_NEW;
     t->group = group;
     weft__timer_init(&t->park_timer, park_timeout, t);
+    t->park_deadline = WEFT_NEVER;
     weft__future_set_cancel_hook(f, task_cancel_hook, t);
     atomic_fetch_add_explicit(&t->core->refs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&loop->alive, 1, memory_order_relaxed);
@@ -651,8 +653,14 @@ static void run_task(weft_loop *loop, task *t)
         if (ran > loop->opts.stall_ns)
             stall_report(loop, t, ran);
     }
-    if (weft_coro_done(t->coro))
+    if (weft_coro_done(t->coro)) {
         finish_task(loop, t, t->rc);
+    } else if (t->state == T_PARKED && t->park_deadline != WEFT_NEVER &&
+               t->park_timer.idx == WEFT__TIMER_IDLE &&
+               weft__timer_arm(loop, &t->park_timer, t->park_deadline) < 0) {
+        /* No memory for the timer: time out now rather than never. */
+        weft__waiter_end(t->waiter, WEFT__WAITER_TIMEDOUT);
+    }
 }
 
 /* Take what foreign threads handed over. */

@@ -62,6 +62,7 @@ struct task {
     /* Parking (loop.c): the waiter it is parked on, the deadline timer. */
     weft__waiter *waiter;
     weft__timer park_timer;
+    int64_t park_deadline; /* armed by the scheduler after the task suspends */
     /* Cancellation (scope.c): pending requests (outside cancels, fired
      * timeout scopes, its group), shield depth, innermost timeout scope. */
     uint32_t cancels;

@@ -20,19 +20,32 @@
 
 extern char **environ;
 
-int weft_signals_block(const sigset_t *set)
+static void set_of(uint64_t mask, sigset_t *set)
 {
-    if (!set)
-        return -EINVAL;
-    return -pthread_sigmask(SIG_BLOCK, set, NULL);
+    sigemptyset(set);
+    for (int s = 1; s <= 64; s++)
+        if (mask & WEFT_SIG(s))
+            sigaddset(set, s);
 }
 
-int weft_signal_wait(const sigset_t *set, int64_t deadline)
+int weft_signals_block(uint64_t mask)
 {
-    if (!set)
+    if (!mask)
+        return -EINVAL;
+    sigset_t set;
+    set_of(mask, &set);
+    return -pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+int weft_signal_wait(uint64_t mask, int64_t deadline)
+{
+    if (!mask)
         return -EINVAL;
     if (!weft_loop_current())
         return -EPERM;
+    sigset_t setv;
+    set_of(mask, &setv);
+    const sigset_t *set = &setv;
     /* A signalfd per wait: cheap next to a signal, and it leaves nothing
      * behind. A pending blocked signal is read at once. */
     int fd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);

@@ -72,7 +72,20 @@ static void test_names_and_sizes(void)
     weft_coro_opts o = {.stack_size = 5000, .name = "worker"};
     WT_OK(weft_coro_create(&c, counter, &n, &o));
     WT_STREQ(weft_coro_name(c), "worker");
-    WT_EQ_U(weft_coro_stack_size(c), 2 * weft__stack_page()); /* power of two pages */
+    WT_EQ_U(weft_coro_stack_size(c), 8192); /* a power of two */
+    WT_OK(weft_coro_destroy(c));
+    /* Tiny stacks share pages; a guarded one takes a whole page. */
+    weft_coro_opts tiny = {.stack_size = WEFT_CORO_STACK_MIN};
+    WT_OK(weft_coro_create(&c, counter, &n, &tiny));
+    WT_EQ_U(weft_coro_stack_size(c), 1024);
+    n = 0;
+    for (int i = 0; i < 4; i++)
+        WT_OK(weft_coro_resume(c));
+    WT_EQ(n, 103);
+    WT_OK(weft_coro_destroy(c));
+    tiny.guard_page = true;
+    WT_OK(weft_coro_create(&c, counter, &n, &tiny));
+    WT_EQ_U(weft_coro_stack_size(c), weft__stack_page());
     WT_OK(weft_coro_destroy(c));
 #ifdef WEFT_TEST_UCONTEXT
     WT_STREQ(weft_coro_backend(), "ucontext");

@@ -317,13 +317,12 @@ static int signal_main(void *arg, weft_value *result)
 {
     (void)arg;
     (void)result;
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGUSR1);
-    WT_ERR(weft_signal_wait(&set, weft_deadline_in(WEFT_MSEC)), -ETIMEDOUT);
+    uint64_t set = WEFT_SIG(SIGUSR1);
+    WT_ERR(weft_signal_wait(0, WEFT_NEVER), -EINVAL);
+    WT_ERR(weft_signal_wait(set, weft_deadline_in(WEFT_MSEC)), -ETIMEDOUT);
     weft_future *f;
     WT_OK(weft_spawn(NULL, raiser, NULL, NULL, &f));
-    WT_EQ(weft_signal_wait(&set, weft_deadline_in(10 * WEFT_SEC)), SIGUSR1);
+    WT_EQ(weft_signal_wait(set, weft_deadline_in(10 * WEFT_SEC)), SIGUSR1);
     WT_OK(weft_future_wait(f, WEFT_NEVER));
     weft_future_unref(f);
     return 0;
@@ -374,10 +373,7 @@ int main(void)
 {
     /* Before any thread exists, so that no thread takes SIGUSR1 the default
      * way (weft_signals_block's rule). */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGUSR1);
-    WT_OK(weft_signals_block(&set));
+    WT_OK(weft_signals_block(WEFT_SIG(SIGUSR1)));
     WT_RUN(test_signals);
     WT_RUN(test_echo_many_connections);
     WT_RUN(test_edges);

@@ -298,6 +298,19 @@ func tcpEcho(n, conns int) time.Duration {
 func tcpEcho100(n int) time.Duration  { return tcpEcho(n, 100) }
 func tcpEcho1000(n int) time.Duration { return tcpEcho(n, 1000) }
 
+// One op: one of n goroutines alive at once, each sleeping 2 s: the time
+// is the wall time beyond the sleep (bench/loop.c, sleepers_1m).
+func sleepers1m(n int) time.Duration {
+	var wg sync.WaitGroup
+	wg.Add(n)
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		go func() { time.Sleep(2 * time.Second); wg.Done() }()
+	}
+	wg.Wait()
+	return time.Since(t0) - 2*time.Second
+}
+
 type bench struct {
 	name string
 	n    int
@@ -319,6 +332,8 @@ func main() {
 		{"pool_parallel_for", 100_000_000, poolParallelFor},
 		{"pool_fib", 2_692_537, poolFib},
 		{"spawn_finish", 2_000_000, spawnFinish},
+		{"task_pingpong", 1_000_000, pingpong}, // goroutines are Go's tasks
+		{"sleepers_1m", 1_000_000, sleepers1m},
 		{"tcp_echo_100", 400_000, tcpEcho100},
 		{"tcp_echo_1000", 400_000, tcpEcho1000},
 	}
