@@ -29,6 +29,7 @@
 
 #include <weft/coro.h>
 
+#include "coro/coro_internal.h"
 #include "coro/ctx.h"
 #include "coro/sanitizer.h"
 #include "coro/stack.h"
@@ -43,9 +44,9 @@ enum { CREATED, RUNNING, SUSPENDED, DONE };
 #define CANARY UINT64_C(0x5745465443414e59) /* "WEFTCANY" */
 
 struct weft_coro {
-    weft__ctx ctx;        /* the coroutine's own context while it is suspended */
-    weft__ctx caller;     /* the resumer's context while the coroutine runs */
-    weft_coro *parent;    /* the coroutine current on the resumer's thread */
+    weft__ctx ctx;     /* the coroutine's own context while it is suspended */
+    weft__ctx caller;  /* the resumer's context while the coroutine runs */
+    weft_coro *parent; /* the coroutine current on the resumer's thread */
     weft_coro_fn *fn;
     void *arg;
     weft__stack stack;
@@ -53,9 +54,9 @@ struct weft_coro {
     _Atomic int state;
     bool finished; /* set by coro_main, read by the resumer after the switch */
     /* Tools (each unused without its tool). */
-    void *asan_fake;            /* the coroutine's fake stack while suspended */
-    void *asan_caller_fake;     /* the resumer's fake stack while c runs */
-    const void *caller_bottom;  /* the resumer's stack, for switching back */
+    void *asan_fake;           /* the coroutine's fake stack while suspended */
+    void *asan_caller_fake;    /* the resumer's fake stack while c runs */
+    const void *caller_bottom; /* the resumer's stack, for switching back */
     size_t caller_size;
     void *tsan_fiber, *tsan_caller;
     unsigned valgrind_id;
@@ -130,6 +131,29 @@ int weft_coro_create(weft_coro **out, weft_coro_fn *fn, void *arg, const weft_co
     c->tsan_fiber = weft__tsan_fiber_create(c->name);
     c->valgrind_id = weft__valgrind_stack_register(c->stack.lo, c->stack.size);
     *out = c;
+    return 0;
+}
+
+int weft__coro_recycle(weft_coro *c, weft_coro_fn *fn, void *arg, const char *name)
+{
+    int s = atomic_load_explicit(&c->state, memory_order_acquire);
+    if (s != CREATED && s != DONE)
+        return -EBUSY;
+    /* The last frames of a finished coroutine never returned: their ASan
+     * redzones are still poisoned (weft__stack_put does the same). */
+    weft__asan_unpoison(c->stack.lo, c->stack.size);
+    c->fn = fn;
+    c->arg = arg;
+    c->name = name ? name : "coro";
+    c->finished = false;
+    c->asan_fake = c->asan_caller_fake = NULL;
+    /* A fresh TSan fiber: the old one's shadow stack still holds the
+     * frames of the run that ended without returning. */
+    weft__tsan_fiber_destroy(c->tsan_fiber);
+    c->tsan_fiber = weft__tsan_fiber_create(c->name);
+    atomic_store_explicit(&c->state, CREATED, memory_order_relaxed);
+    canary_set(c);
+    weft__ctx_init(&c->ctx, c->stack.lo, c->stack.size, coro_main, c);
     return 0;
 }
 

@@ -12,6 +12,13 @@
  * ready). Exactly one wake follows each claim of a task's waiter, so a
  * parked task is made ready exactly once per park.
  *
+ * Caches: a loop keeps the coroutines of finished tasks (stack and all)
+ * and the records of released ones, up to a few hundred, so a steady
+ * stream of short tasks allocates nothing and takes no lock. A record
+ * goes back to its loop's cache only when released on the loop's thread;
+ * otherwise (a consumer dropping the last reference elsewhere, or after
+ * the loop is gone) it is freed.
+ *
  * Synchronization:
  * - Everything in weft_loop and task is the loop thread's, except:
  * - loop_core: `lock` guards `posted` (tasks to spawn or wake), `cancels`
@@ -41,6 +48,8 @@
 #include <weft/loop.h>
 #include <weft/time.h>
 
+#include "coro/coro_internal.h"
+#include "coro/stack.h"
 #include "io/loop_internal.h"
 #include "sched/future_internal.h"
 #include "sync/lockdep.h"
@@ -133,7 +142,15 @@ static void task_release(weft_future *f)
 {
     task *t = weft__task_of(f);
     loop_core *c = t->core;
-    free(f);
+    weft_loop *loop = tls_loop;
+    /* On the loop's own thread the loop is alive (it is running): keep the
+     * record. c->loop is only read, and only written under the loop's
+     * destroy, which cannot run while the loop runs. */
+    if (loop && loop == t->loop && loop->running &&
+        loop->records_cached < sizeof loop->record_cache / sizeof loop->record_cache[0])
+        loop->record_cache[loop->records_cached++] = f;
+    else
+        free(f);
     core_unref(c);
 }
 
@@ -466,6 +483,10 @@ int weft_loop_destroy(weft_loop *loop)
     run_cancels(cancels); /* only finished tasks can be left: drop the refs */
     if (loop->to_thread)
         weft_pool_destroy(loop->to_thread);
+    for (size_t i = 0; i < loop->coro_cached; i++)
+        weft_coro_destroy(loop->coro_cache[i]);
+    for (size_t i = 0; i < loop->records_cached; i++)
+        free(loop->record_cache[i]);
     loop->backend->fini(loop);
     free(loop->heap);
     free(loop->fds);
@@ -513,7 +534,9 @@ int weft__spawn(weft_loop *loop, weft_task_fn *fn, void *arg, const weft_spawn_o
     if (stack < WEFT_CORO_STACK_MIN || stack > WEFT_CORO_STACK_MAX)
         return -EINVAL;
     size_t off = future_offset();
-    weft_future *f = malloc(off + sizeof(task));
+    weft_future *f = tls_loop == loop && loop->records_cached
+                         ? loop->record_cache[--loop->records_cached]
+                         : malloc(off + sizeof(task));
     if (!f)
         return -ENOMEM;
     /* One reference for the loop, one for the caller's *future. */
@@ -567,6 +590,32 @@ static void task_main(void *arg)
     t->rc = t->fn(t->arg, &t->result);
 }
 
+/* A coroutine for t: a cached one of the same stack size, or a new one. */
+static int take_coro(weft_loop *loop, task *t)
+{
+    size_t want = weft__stack_round(t->stack_size);
+    for (size_t i = loop->coro_cached; i-- > 0;) {
+        weft_coro *c = loop->coro_cache[i];
+        if (weft_coro_stack_size(c) != want)
+            continue;
+        loop->coro_cache[i] = loop->coro_cache[--loop->coro_cached];
+        weft__coro_recycle(c, task_main, t, t->name);
+        t->coro = c;
+        return 0;
+    }
+    weft_coro_opts co = {.stack_size = t->stack_size, .name = t->name};
+    return weft_coro_create(&t->coro, task_main, t, &co);
+}
+
+/* t's coroutine has finished: keep it for the next task, or free it. */
+static void drop_coro(weft_loop *loop, weft_coro *c)
+{
+    if (loop->coro_cached < sizeof loop->coro_cache / sizeof loop->coro_cache[0])
+        loop->coro_cache[loop->coro_cached++] = c;
+    else
+        weft_coro_destroy(c);
+}
+
 static int64_t coarse_now(void)
 {
     struct timespec ts;
@@ -581,7 +630,7 @@ static void finish_task(weft_loop *loop, task *t, int rc)
     weft_future *f = weft__task_future(t);
     t->state = T_DONE;
     if (t->coro) {
-        weft_coro_destroy(t->coro);
+        drop_coro(loop, t->coro);
         t->coro = NULL;
     }
     free(t->lockdep);
@@ -624,8 +673,7 @@ static void run_task(weft_loop *loop, task *t)
             finish_task(loop, t, -ECANCELED); /* cancelled before it ran */
             return;
         }
-        weft_coro_opts co = {.stack_size = t->stack_size, .name = t->name};
-        int rc = weft_coro_create(&t->coro, task_main, t, &co);
+        int rc = take_coro(loop, t);
         if (rc < 0) {
             t->coro = NULL;
             finish_task(loop, t, rc);

@@ -126,6 +126,12 @@ struct weft_loop {
     fd_watch *fds;
     size_t fds_cap;
     size_t fd_waiters; /* tasks parked on I/O (fd waits, io_uring operations) */
+    /* Finished tasks' coroutines (with their stacks) and records, kept for
+     * the next spawns (loop.c, "Caches"). */
+    weft_coro *coro_cache[64];
+    size_t coro_cached;
+    void *record_cache[1024];
+    size_t records_cached;
     /* weft_to_thread's pool (created on first use) and work in flight. */
     weft_pool *to_thread;
     size_t to_thread_inflight;
