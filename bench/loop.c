@@ -7,6 +7,7 @@
 #include <weft/coro.h>
 #include <weft/error.h>
 #include <weft/loop.h>
+#include <weft/time.h>
 
 #include "bench/bench.h"
 
@@ -149,11 +150,56 @@ static double sleepers_1m(long n)
     return rc < 0 ? rc : total - 2.0;
 }
 
+enum { TIMERS = 10000 };
+
+typedef struct timers_args {
+    long n;
+    double seconds;
+} timers_args;
+
+static int arm_cancel(void *arg, weft_value *result)
+{
+    (void)result;
+    timers_args *a = arg;
+    static weft_timeout scopes[TIMERS];
+    uint64_t rng = 88172645463325252ull;
+    int64_t base = weft_now() + WEFT_SEC;
+    double t0 = weft_bench_seconds();
+    for (long done = 0; done < a->n; done += TIMERS) {
+        for (int i = 0; i < TIMERS; i++) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            int rc = weft_timeout_enter(&scopes[i], base + (int64_t)(rng % WEFT_SEC));
+            if (rc < 0)
+                return rc;
+        }
+        for (int i = TIMERS - 1; i >= 0; i--)
+            weft_timeout_exit(&scopes[i], 0);
+    }
+    a->seconds = weft_bench_seconds() - t0;
+    return 0;
+}
+
+/* One op: a timer armed (a timeout scope entered with a deadline 1-2 s
+ * away, among 10k armed at once) and cancelled (the scope exited), as
+ * uv_timer_start/stop, Go's time.AfterFunc/Stop and asyncio's
+ * call_later/cancel do in the peers. */
+static double timers_arm_cancel(long n)
+{
+    timers_args a = {.n = n < TIMERS ? TIMERS : n};
+    weft_loop_opts o = {.stall_ns = -1}; /* it never suspends, on purpose */
+    int rc = weft_run(arm_cancel, &a, &o, NULL);
+    return rc < 0 ? rc : a.seconds * (double)n / (double)((a.n + TIMERS - 1) / TIMERS * TIMERS);
+}
+
 const weft_bench_kernel weft_bench_loop_kernels[] = {
     {"task_pingpong", "two tasks of one loop: send + receive each way on unbuffered channels",
      "task_pingpong", 2000000, task_pingpong},
     {"task_spawn_finish", "weft_spawn of a task that returns at once, run to its end",
      "spawn_finish", 2000000, task_spawn_finish},
+    {"timers_arm_cancel", "a timer armed and cancelled, 10k armed at once, deadlines 1-2 s away",
+     "timers_arm_cancel", 10000000, timers_arm_cancel},
     {"sleepers_1m",
      "one of 1M tasks (1 KiB stacks) sleeping 2 s at once: wall time beyond the sleep",
      "sleepers_1m", 1000000, sleepers_1m},

@@ -188,6 +188,24 @@ def asyncio_sleepers(n):
     return asyncio.run(main())
 
 
+def asyncio_timers(n):
+    # One op: loop.call_later 1-2 s away (10k armed at once) + cancel.
+    async def main():
+        loop = asyncio.get_running_loop()
+        k = 10000
+        rnd = __import__("random").Random(1)
+        t0 = time.perf_counter()
+        done = 0
+        while done < n:
+            hs = [loop.call_later(1 + rnd.random(), lambda: None) for _ in range(k)]
+            for h in reversed(hs):
+                h.cancel()
+            done += k
+        return time.perf_counter() - t0
+
+    return asyncio.run(main())
+
+
 BENCHES = [
     ("chan_1p1c", 300_000, queue_1p1c),
     ("chan_4p4c", 200_000, queue_4p4c),
@@ -199,6 +217,7 @@ BENCHES = [
     ("task_pingpong", 100_000, asyncio_pingpong),
     ("spawn_finish", 200_000, asyncio_spawn_finish),
     ("sleepers_1m", 100_000, asyncio_sleepers),
+    ("timers_arm_cancel", 200_000, asyncio_timers),
 ]
 
 if __name__ == "__main__":

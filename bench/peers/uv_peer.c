@@ -281,6 +281,45 @@ static double echo_1000(long n)
     return echo(n, 1000);
 }
 
+/* ---- timers --------------------------------------------------------------- */
+
+enum { TIMERS = 10000 };
+
+static void never(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* One op: uv_timer_start 1-2 s away (10k armed at once) + uv_timer_stop
+ * (bench/loop.c, timers_arm_cancel). */
+static double timers_arm_cancel(long n)
+{
+    static uv_timer_t ts[TIMERS];
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    for (int i = 0; i < TIMERS; i++)
+        uv_timer_init(&loop, &ts[i]);
+    uint64_t rng = 88172645463325252ull;
+    long done = 0;
+    double t0 = now();
+    for (; done < n; done += TIMERS) {
+        for (int i = 0; i < TIMERS; i++) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            uv_timer_start(&ts[i], never, 1000 + rng % 1000, 0);
+        }
+        for (int i = TIMERS - 1; i >= 0; i--)
+            uv_timer_stop(&ts[i]);
+    }
+    double s = now() - t0;
+    for (int i = 0; i < TIMERS; i++)
+        uv_close((uv_handle_t *)&ts[i], NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return s * (double)n / (double)done;
+}
+
 int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 3;
@@ -291,8 +330,13 @@ int main(int argc, char **argv)
     snprintf(threads, sizeof threads, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
     setenv("UV_THREADPOOL_SIZE", threads, 1);
     tiny_outside(1);
-    struct { const char *name; long n; double (*run)(long); } all[] = {
+    struct {
+        const char *name;
+        long n;
+        double (*run)(long);
+    } all[] = {
         {"pool_tiny_outside", 2000000, tiny_outside},
+        {"timers_arm_cancel", 10000000, timers_arm_cancel},
         {"tcp_echo_100", 400000, echo_100},
         {"tcp_echo_1000", 400000, echo_1000},
     };

@@ -311,6 +311,28 @@ func sleepers1m(n int) time.Duration {
 	return time.Since(t0) - 2*time.Second
 }
 
+// One op: a timer armed (time.AfterFunc 1-2 s away, 10k armed at once)
+// and stopped (bench/loop.c, timers_arm_cancel).
+func timersArmCancel(n int) time.Duration {
+	const k = 10000
+	ts := make([]*time.Timer, k)
+	rng := uint64(88172645463325252)
+	f := func() {}
+	t0 := time.Now()
+	for done := 0; done < n; done += k {
+		for i := 0; i < k; i++ {
+			rng ^= rng << 13
+			rng ^= rng >> 7
+			rng ^= rng << 17
+			ts[i] = time.AfterFunc(time.Second+time.Duration(rng%uint64(time.Second)), f)
+		}
+		for i := k - 1; i >= 0; i-- {
+			ts[i].Stop()
+		}
+	}
+	return time.Since(t0)
+}
+
 type bench struct {
 	name string
 	n    int
@@ -334,6 +356,7 @@ func main() {
 		{"spawn_finish", 2_000_000, spawnFinish},
 		{"task_pingpong", 1_000_000, pingpong}, // goroutines are Go's tasks
 		{"sleepers_1m", 1_000_000, sleepers1m},
+		{"timers_arm_cancel", 10_000_000, timersArmCancel},
 		{"tcp_echo_100", 400_000, tcpEcho100},
 		{"tcp_echo_1000", 400_000, tcpEcho1000},
 	}
