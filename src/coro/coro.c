@@ -171,6 +171,23 @@ int weft_coro_destroy(weft_coro *c)
     return 0;
 }
 
+/* Steps 2-4 of a resume, once the caller owns c (step 1). */
+static void switch_in(weft_coro *c)
+{
+    /* Step 2. */
+    c->parent = current;
+    current = c;
+    /* Step 3. */
+    c->tsan_caller = weft__tsan_fiber_current();
+    weft__asan_start_switch(&c->asan_caller_fake, c->stack.lo, c->stack.size);
+    weft__tsan_fiber_switch(c->tsan_fiber);
+    weft__ctx_switch(&c->caller, &c->ctx);
+    weft__asan_finish_switch(c->asan_caller_fake, NULL, NULL);
+    /* Step 4. Release pairs with the acquire CAS of the next resume. */
+    current = c->parent;
+    atomic_store_explicit(&c->state, c->finished ? DONE : SUSPENDED, memory_order_release);
+}
+
 int weft_coro_resume(weft_coro *c)
 {
     if (!c)
@@ -187,19 +204,16 @@ int weft_coro_resume(weft_coro *c)
                                                   memory_order_relaxed))
             break;
     }
-    /* Step 2. */
-    c->parent = current;
-    current = c;
-    /* Step 3. */
-    c->tsan_caller = weft__tsan_fiber_current();
-    weft__asan_start_switch(&c->asan_caller_fake, c->stack.lo, c->stack.size);
-    weft__tsan_fiber_switch(c->tsan_fiber);
-    weft__ctx_switch(&c->caller, &c->ctx);
-    weft__asan_finish_switch(c->asan_caller_fake, NULL, NULL);
-    /* Step 4. Release pairs with the acquire CAS of the next resume. */
-    current = c->parent;
-    atomic_store_explicit(&c->state, c->finished ? DONE : SUSPENDED, memory_order_release);
+    switch_in(c);
     return 0;
+}
+
+void weft__coro_resume_owned(weft_coro *c)
+{
+    /* Step 1 without the compare-and-swap: the caller is c's only resumer
+     * and resumes it from one thread. */
+    atomic_store_explicit(&c->state, RUNNING, memory_order_relaxed);
+    switch_in(c);
 }
 
 int weft_coro_yield(void)

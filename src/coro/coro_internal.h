@@ -13,4 +13,9 @@
  * owner of c (no other call on c may run). */
 int weft__coro_recycle(weft_coro *c, weft_coro_fn *fn, void *arg, const char *name);
 
+/* weft__coro_resume_owned: weft_coro_resume for a caller that is the only
+ * one ever to resume c, always from the same thread (an event loop and its
+ * tasks): no compare-and-swap. c must be CREATED or SUSPENDED. */
+void weft__coro_resume_owned(weft_coro *c);
+
 #endif

@@ -6,10 +6,19 @@
  *
  * An operation (run_op) lives on its task's stack: the submission's
  * user_data points at it, and the task does not return before its
- * completion has arrived. A wait cut by its deadline or a cancellation
- * submits an asynchronous cancel and then waits, uncancellably, for the
- * original completion: if the operation finished anyway its result is
- * returned (nothing read or accepted is lost), else the reason it was cut.
+ * completion has arrived. The protocol, in steps:
+ *   1. Prepare the submission; user_data = the operation record.
+ *   2. Park on the record's waiter with the caller's deadline; the
+ *      completion (uring_poll -> complete) stores the result and wakes it.
+ *   3. If the park was cut (deadline, cancellation) before the completion
+ *      came: submit an asynchronous cancel of user_data (its own completion
+ *      is ignored), then
+ *   4. park again, uncancellably, until the original completion arrives:
+ *      the kernel may still be using the caller's buffer until then.
+ *   5. Result: the operation's own if it completed (nothing read, written
+ *      or accepted is lost to a cut), else the reason it was cut.
+ * Steps 3-5 are exercised by the cancelled receives of tests/unit/
+ * net_tcp_test.c (10k at once) and the deadlines of its edge cases.
  *
  * Threads: the loop's thread only (the ring is not shared). */
 #include <errno.h>

@@ -30,8 +30,8 @@
  *   (the loop sees it) or finds `sleeping` (and writes). A poster touches
  *   the core only under its lock, and the core is reference counted (each
  *   task record holds a reference), so it outlives every poster.
- * - loop.alive: atomic, added to by weft_spawn on any thread, subtracted by
- *   the loop when a task finishes.
+ * - loop.alive_posted: atomic, spawns posted by other threads and not yet
+ *   taken in (then counted in alive, which is the loop thread's).
  * - The task's future is the only thing consumers share with the loop; its
  *   cancel hook (task_cancel_hook) runs on the cancelling thread and posts
  *   the task, with a future reference, to the core. */
@@ -58,7 +58,7 @@ struct loop_core {
     weft__lock lock;
     task *posted_head, *posted_tail;
     task *cancels;
-    _Atomic bool has_posts; /* posted_head != NULL, readable without the lock */
+    _Atomic bool has_posts; /* posted or cancels non-empty, readable without the lock */
     bool sleeping, closed;
     int efd;
     _Atomic uint32_t refs;
@@ -147,10 +147,11 @@ static void task_release(weft_future *f)
      * record. c->loop is only read, and only written under the loop's
      * destroy, which cannot run while the loop runs. */
     if (loop && loop == t->loop && loop->running &&
-        loop->records_cached < sizeof loop->record_cache / sizeof loop->record_cache[0])
-        loop->record_cache[loop->records_cached++] = f;
-    else
-        free(f);
+        loop->records_cached < sizeof loop->record_cache / sizeof loop->record_cache[0]) {
+        loop->record_cache[loop->records_cached++] = f; /* keeps its core reference */
+        return;
+    }
+    free(f);
     core_unref(c);
 }
 
@@ -230,7 +231,14 @@ static bool task_cancelled(void *arg)
     return weft__task_cancel_active(arg);
 }
 
-static const weft__park_ops park_ops = {task_park, task_wake, task_cancelled};
+static void task_yield_op(void *arg)
+{
+    task *t = arg;
+    ready_push(t->loop, t);
+    weft_coro_yield();
+}
+
+static const weft__park_ops park_ops = {task_park, task_wake, task_cancelled, task_yield_op};
 
 /* ---- cancellation -------------------------------------------------------- */
 
@@ -256,6 +264,8 @@ static void task_cancel_hook(weft_future *f, void *ctx)
     if (!closed) {
         t->cancel_next = c->cancels;
         c->cancels = t;
+        /* Release: as in core_post. */
+        atomic_store_explicit(&c->has_posts, true, memory_order_release);
         core_signal_locked(c);
     }
     weft__lock_release(&c->lock);
@@ -470,7 +480,7 @@ int weft_loop_destroy(weft_loop *loop)
 {
     if (!loop)
         return 0;
-    if (loop->running || atomic_load(&loop->alive) != 0)
+    if (loop->running || loop->alive || atomic_load(&loop->alive_posted))
         return -EBUSY;
     loop_core *c = loop->core;
     weft__lock_acquire(&c->lock);
@@ -485,8 +495,10 @@ int weft_loop_destroy(weft_loop *loop)
         weft_pool_destroy(loop->to_thread);
     for (size_t i = 0; i < loop->coro_cached; i++)
         weft_coro_destroy(loop->coro_cache[i]);
-    for (size_t i = 0; i < loop->records_cached; i++)
+    for (size_t i = 0; i < loop->records_cached; i++) {
         free(loop->record_cache[i]);
+        core_unref(c); /* each cached record's */
+    }
     loop->backend->fini(loop);
     free(loop->heap);
     free(loop->fds);
@@ -534,9 +546,11 @@ int weft__spawn(weft_loop *loop, weft_task_fn *fn, void *arg, const weft_spawn_o
     if (stack < WEFT_CORO_STACK_MIN || stack > WEFT_CORO_STACK_MAX)
         return -EINVAL;
     size_t off = future_offset();
-    weft_future *f = tls_loop == loop && loop->records_cached
-                         ? loop->record_cache[--loop->records_cached]
-                         : malloc(off + sizeof(task));
+    bool here = tls_loop == loop;
+    /* A cached record still holds its reference on the core. */
+    bool cached = here && loop->records_cached;
+    weft_future *f =
+        cached ? loop->record_cache[--loop->records_cached] : malloc(off + sizeof(task));
     if (!f)
         return -ENOMEM;
     /* One reference for the loop, one for the caller's *future. */
@@ -554,19 +568,21 @@ int weft__spawn(weft_loop *loop, weft_task_fn *fn, void *arg, const weft_spawn_o
     weft__timer_init(&t->park_timer, park_timeout, t);
     t->park_deadline = WEFT_NEVER;
     weft__future_set_cancel_hook(f, task_cancel_hook, t);
-    atomic_fetch_add_explicit(&t->core->refs, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&loop->alive, 1, memory_order_relaxed);
+    if (!cached)
+        atomic_fetch_add_explicit(&t->core->refs, 1, memory_order_relaxed);
     if (future)
         *future = f;
-    if (tls_loop == loop) {
+    if (here) {
+        loop->alive++;
         all_link(loop, t);
         loop->stats.tasks_spawned++;
         ready_push(loop, t);
         return 0;
     }
+    atomic_fetch_add_explicit(&loop->alive_posted, 1, memory_order_relaxed);
     int rc = core_post(loop->core, t);
     if (rc < 0) {
-        atomic_fetch_sub_explicit(&loop->alive, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&loop->alive_posted, 1, memory_order_relaxed);
         if (future)
             *future = NULL;
         free(f); /* never shared: no reference to honour */
@@ -645,7 +661,7 @@ static void finish_task(weft_loop *loop, task *t, int rc)
     if (t->group)
         weft__group_child_done(t);
     loop->stats.tasks_finished++;
-    atomic_fetch_sub_explicit(&loop->alive, 1, memory_order_relaxed);
+    loop->alive--;
     /* A late wake of this task may be posted (src/sync/waiter.h, "Tasks"):
      * take it in while the record is still alive. */
     if (atomic_load_explicit(&loop->core->has_posts, memory_order_acquire))
@@ -688,7 +704,7 @@ static void run_task(weft_loop *loop, task *t)
     if (t->lockdep)
         weft__lockdep_use_stack(t->lockdep);
     int64_t t0 = loop->opts.stall_ns > 0 ? coarse_now() : 0;
-    weft_coro_resume(t->coro);
+    weft__coro_resume_owned(t->coro);
     if (t->lockdep)
         weft__lockdep_use_stack(NULL);
     weft__park_ops_set(NULL, NULL);
@@ -715,14 +731,21 @@ static void run_task(weft_loop *loop, task *t)
 static void drain_core(weft_loop *loop)
 {
     loop_core *c = loop->core;
+    /* Nothing posted: no lock. Acquire pairs with the posters' release;
+     * a post that lands right after is taken in next round (the loop does
+     * not sleep without core_may_sleep's look under the lock). */
+    if (!atomic_load_explicit(&c->has_posts, memory_order_acquire))
+        return;
     weft__lock_acquire(&c->lock);
     /* The posted list is walked under the lock: a poster may re-post a
      * task as soon as its flag is clear. make_ready takes no lock. */
+    uint64_t spawned = 0;
     for (task *t = c->posted_head; t; t = t->post_next) {
         t->posted = false;
         if (t->state == T_NEW) {
             all_link(loop, t);
             loop->stats.tasks_spawned++;
+            spawned++;
         } else {
             loop->stats.remote_wakes++;
         }
@@ -730,6 +753,11 @@ static void drain_core(weft_loop *loop)
     }
     c->posted_head = c->posted_tail = NULL;
     atomic_store_explicit(&c->has_posts, false, memory_order_relaxed);
+    /* Counted as ours before they leave the posted count: finished() never
+     * sees both at zero in between. */
+    loop->alive += spawned;
+    if (spawned)
+        atomic_fetch_sub_explicit(&loop->alive_posted, spawned, memory_order_relaxed);
     task *cancels = c->cancels;
     c->cancels = NULL;
     weft__lock_release(&c->lock);
@@ -757,7 +785,7 @@ static bool finished(weft_loop *loop, weft_future *until)
 {
     if (until)
         return weft_future_get_state(until) >= WEFT_FUTURE_DONE;
-    return atomic_load_explicit(&loop->alive, memory_order_relaxed) == 0;
+    return loop->alive == 0 && atomic_load_explicit(&loop->alive_posted, memory_order_relaxed) == 0;
 }
 
 /* Nothing is ready: wait for I/O, a post, or the next timer; on virtual
@@ -937,8 +965,8 @@ int weft_loop_stats_get(const weft_loop *loop, weft_loop_stats *out)
     if (!loop || !out)
         return -EINVAL;
     *out = loop->stats;
-    uint64_t alive = atomic_load_explicit(&((weft_loop *)loop)->alive, memory_order_relaxed);
-    out->tasks_alive = alive;
+    out->tasks_alive = loop->alive + atomic_load_explicit(&((weft_loop *)loop)->alive_posted,
+                                                          memory_order_relaxed);
     uint64_t ready = 0;
     for (const task *t = loop->ready_head; t; t = t->next)
         ready++;

@@ -115,7 +115,8 @@ struct weft_loop {
     task *current;
     task *ready_head, *ready_tail;
     task *all;              /* live tasks (spawned and not finished) */
-    _Atomic uint64_t alive; /* spawned, not finished: any thread adds */
+    uint64_t alive;                /* spawned here or taken in, not finished */
+    _Atomic uint64_t alive_posted; /* spawned by other threads, not taken in */
     /* Timers. */
     weft__timer **heap;
     size_t heap_len, heap_cap;

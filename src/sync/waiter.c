@@ -153,6 +153,14 @@ bool weft__in_task(void)
     return tls_ops != NULL;
 }
 
+bool weft__task_yield(void)
+{
+    if (!tls_ops)
+        return false;
+    tls_ops->yield(tls_task);
+    return true;
+}
+
 void weft__waiter_init(weft__waiter *w)
 {
     atomic_init(&w->state, WEFT__WAITER_WAITING);
@@ -327,12 +335,17 @@ bool weft__waitq_wake_one(weft__waitq *q)
         t = wake_to_of(l->waiter);
         if (claim(l->waiter, WEFT__WAITER_WOKEN + l->tag)) {
             woke = true;
-            /* Under the lock, as in wake_all (waiter.h, "Tasks"). */
-            deliver(t);
+            /* A task's wake is posted under the lock (waiter.h, "Tasks");
+             * a thread's futex wake waits until the lock is free: a
+             * system call under it would hold up every other waker. */
+            if (t.ops)
+                deliver(t);
             break;
         }
     }
     weft__lock_release(&q->lock);
+    if (woke && !t.ops)
+        deliver(t);
     return woke;
 }
 

@@ -92,6 +92,9 @@ typedef struct weft__park_ops {
     /* On the task's coroutine: must a cancellable wait end now with
      * -ECANCELED? */
     bool (*cancelled)(void *task);
+    /* On the task's coroutine: let the loop's other ready tasks run once,
+     * then continue (no cancellation point). */
+    void (*yield)(void *task);
 } weft__park_ops;
 
 struct weft__waiter {
@@ -111,7 +114,7 @@ typedef struct weft__wait_link weft__wait_link;
 struct weft__wait_link {
     weft__wait_link *next, *prev;
     weft__waiter *waiter;
-    uint32_t tag;  /* reported by park() when this link fires */
+    uint32_t tag; /* reported by park() when this link fires */
     bool linked;
 };
 
@@ -128,6 +131,12 @@ void weft__park_ops_set(const weft__park_ops *ops, void *task);
 /* True if the calling thread is running a loop task: spinning there would
  * only delay the coroutines that could make progress. */
 bool weft__in_task(void);
+
+/* In a loop task: let the loop's other ready tasks run, then return true.
+ * Elsewhere: false at once. For waits that a task of the same loop is
+ * about to end (the unbuffered channel's hand-off), where a round of the
+ * loop is cheaper than linking, parking and being woken. */
+bool weft__task_yield(void);
 
 void weft__waiter_init(weft__waiter *w);
 

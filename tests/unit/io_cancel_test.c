@@ -10,6 +10,7 @@
 #include <weft/loop.h>
 #include <weft/time.h>
 
+#include "loop_test.h"
 #include "weft_test.h"
 
 static weft_loop_opts vt = {.virtual_time = true};
@@ -148,6 +149,51 @@ static int exit_out_of_order(void)
     return 0;
 }
 
+/* test_timeout_in_the_past_sleep_zero: a zero sleep is a suspension
+ * point, so a passed deadline cuts it. */
+static int past_deadline_sleep_zero(void)
+{
+    weft_timeout t;
+    WT_OK(weft_timeout_enter(&t, weft_now() - 11 * WEFT_SEC));
+    int rc = weft_sleep_for(0);
+    WT_ERR(rc, -ECANCELED);
+    WT_ERR(weft_timeout_exit(&t, rc), -ETIMEDOUT);
+    return 0;
+}
+
+/* test_foreign_exception_passed / _on_timeout: an error of the body's own
+ * passes through a scope, fired or not. */
+static int foreign_error_passes(void)
+{
+    weft_timeout t;
+    WT_OK(weft_timeout_enter(&t, weft_deadline_in(WEFT_SEC)));
+    WT_ERR(weft_timeout_exit(&t, -EIO), -EIO);
+    WT_OK(weft_timeout_enter(&t, weft_deadline_in(WEFT_MSEC)));
+    WT_ERR(weft_sleep_for(WEFT_SEC), -ECANCELED);
+    WT_ASSERT(weft_timeout_expired(&t));
+    WT_ERR(weft_timeout_exit(&t, -EIO), -EIO); /* not turned into a timeout */
+    WT_ASSERT(!weft_task_cancelled());
+    return 0;
+}
+
+/* test_timeout_after_cancellation: a task that was cancelled (and went
+ * on) can still time out in its clean-up; test_cancel_in_timeout_after_
+ * cancellation: but that cancellation is no timeout of the scope's. */
+static int timeout_after_cancellation(void)
+{
+    WT_ERR(weft_future_cancel(weft_task_current()), -EBUSY);
+    WT_ERR(weft_sleep_for(WEFT_SEC), -ECANCELED);
+    weft_timeout t;
+    WT_OK(weft_timeout_enter(&t, weft_now()));
+    int rc = weft_sleep_for(WEFT_SEC);
+    WT_ERR(weft_timeout_exit(&t, rc), -ETIMEDOUT);
+    WT_OK(weft_timeout_enter(&t, weft_deadline_in(WEFT_SEC)));
+    rc = weft_sleep_for(2 * WEFT_SEC);
+    WT_ERR(weft_timeout_exit(&t, rc), -ECANCELED);
+    WT_ASSERT(!weft_timeout_expired(&t));
+    return -ECANCELED;
+}
+
 static void test_timeout_scopes(void)
 {
     WT_OK(run(timeout_basic));
@@ -158,6 +204,9 @@ static void test_timeout_scopes(void)
     WT_OK(run(nested_both_expire));
     WT_OK(run(reschedule));
     WT_OK(run(exit_out_of_order));
+    WT_OK(run(past_deadline_sleep_zero));
+    WT_OK(run(foreign_error_passes));
+    WT_ERR(run(timeout_after_cancellation), -ECANCELED);
     weft_timeout t;
     WT_ERR(weft_timeout_enter(&t, WEFT_NEVER), -EPERM);
 }
@@ -397,11 +446,69 @@ static int group_outside_cancel(void)
     return 0;
 }
 
+/* test_taskgroup_07: the owner cancelled while still in the body: its
+ * wait cancels the children and still waits for them. */
+static int owner_in_body(void *arg, weft_value *result)
+{
+    (void)arg;
+    (void)result;
+    weft_group g;
+    WT_OK(weft_group_init(&g));
+    for (int i = 0; i < 3; i++)
+        WT_OK(weft_group_spawn(&g, child_sleep, (void *)(intptr_t)1000, NULL, NULL));
+    WT_ERR(weft_sleep_for(10 * WEFT_SEC), -ECANCELED);
+    return weft_group_wait(&g);
+}
+
+static int group_owner_cancelled_in_body(void)
+{
+    atomic_store(&cancelled_children, 0);
+    weft_future *f;
+    WT_OK(weft_spawn(NULL, owner_in_body, NULL, NULL, &f));
+    WT_OK(weft_sleep_for(10 * WEFT_MSEC));
+    weft_future_cancel(f);
+    WT_ERR(weft_future_result(f, WEFT_NEVER, NULL), -ECANCELED);
+    WT_EQ(atomic_load(&cancelled_children), 3);
+    weft_future_unref(f);
+    return 0;
+}
+
+/* No spawn once failing; nested groups: an inner failure fails the inner
+ * wait, whose task fails the outer group, which cancels its other child. */
+static int inner_group(void *arg, weft_value *result)
+{
+    (void)arg;
+    (void)result;
+    weft_group g;
+    WT_OK(weft_group_init(&g));
+    WT_OK(weft_group_spawn(&g, child_fail, (void *)(intptr_t)5, NULL, NULL));
+    WT_OK(weft_group_spawn(&g, child_sleep, (void *)(intptr_t)1000, NULL, NULL));
+    int rc = weft_group_wait(&g);
+    WT_ERR(weft_group_spawn(&g, child_sleep, NULL, NULL, NULL), -EPIPE);
+    return rc;
+}
+
+static int nested_groups(void)
+{
+    atomic_store(&cancelled_children, 0);
+    weft_group g;
+    WT_OK(weft_group_init(&g));
+    WT_OK(weft_group_spawn(&g, inner_group, NULL, NULL, NULL));
+    WT_OK(weft_group_spawn(&g, child_sleep, (void *)(intptr_t)1000, NULL, NULL));
+    int64_t t0 = weft_now();
+    WT_ERR(weft_group_wait(&g), -EIO);
+    WT_EQ(weft_now() - t0, 5 * WEFT_MSEC);
+    WT_EQ(atomic_load(&cancelled_children), 2); /* one per group */
+    return 0;
+}
+
 static void test_groups(void)
 {
     WT_OK(run(group_ok));
     WT_OK(run(group_fail));
     WT_OK(run(group_outside_cancel));
+    WT_OK(run(group_owner_cancelled_in_body));
+    WT_OK(run(nested_groups));
 }
 
 /* ---- a cancelled channel receive never loses an element ------------------------------------ */
@@ -490,6 +597,7 @@ static void test_cancel_receive_loses_nothing(void)
 
 int main(void)
 {
+    wt_require_backend();
     WT_RUN(test_timeout_scopes);
     WT_RUN(test_outside_cancel_not_timeout);
     WT_RUN(test_cancel_and_shield);

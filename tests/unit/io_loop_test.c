@@ -15,6 +15,7 @@
 #include <weft/sync.h>
 #include <weft/time.h>
 
+#include "loop_test.h"
 #include "weft_test.h"
 
 static int answer(void *arg, weft_value *result)
@@ -534,6 +535,7 @@ static void test_stall_detector(void)
 
 int main(void)
 {
+    wt_require_backend();
     WT_RUN(test_backend_choice);
     WT_RUN(test_run_and_results);
     WT_RUN(test_yield_interleaves);

@@ -15,6 +15,7 @@
 #include <weft/net.h>
 #include <weft/time.h>
 
+#include "loop_test.h"
 #include "weft_test.h"
 
 static int open_fds(void)
@@ -373,6 +374,7 @@ int main(void)
 {
     /* Before any thread exists, so that no thread takes SIGUSR1 the default
      * way (weft_signals_block's rule). */
+    wt_require_backend();
     WT_OK(weft_signals_block(WEFT_SIG(SIGUSR1)));
     WT_RUN(test_signals);
     WT_RUN(test_echo_many_connections);
