@@ -2,10 +2,13 @@
  * coroutine's life, against the peers' nearest equivalents (Go: an
  * unbuffered channel ping-pong between two goroutines, the issue's "switch
  * round trip"; spawn+finish gets its own peers with the event loop). */
+#include <stdlib.h>
+
 #include <weft/coro.h>
 #include <weft/error.h>
 
 #include "bench/bench.h"
+#include "src/coro/ctx.h"
 
 static long switches;
 
@@ -56,7 +59,37 @@ static double coro_lifecycle(long n)
     return weft_bench_seconds() - t0;
 }
 
+/* The bare machine switch under weft_coro (src/coro/switch_*.S), without
+ * the coroutine's state machine: what the hardware and the register
+ * save/restore cost here. */
+static weft__ctx main_ctx, bare_ctx;
+
+static void bare_body(void *arg)
+{
+    (void)arg;
+    for (;;)
+        weft__ctx_switch(&bare_ctx, &main_ctx);
+}
+
+/* One op: a switch into a context and back. */
+static double ctx_switch(long n)
+{
+    size_t size = 64 * 1024;
+    void *stack = aligned_alloc(4096, size);
+    if (!stack)
+        return -ENOMEM;
+    weft__ctx_init(&bare_ctx, stack, size, bare_body, NULL);
+    double t0 = weft_bench_seconds();
+    for (long i = 0; i < n; i++)
+        weft__ctx_switch(&main_ctx, &bare_ctx);
+    double s = weft_bench_seconds() - t0;
+    free(stack); /* bare_body never returns: its frame is simply dropped */
+    return s;
+}
+
 const weft_bench_kernel weft_bench_coro_kernels[] = {
+    {"ctx_switch", "the bare context switch (assembly), into a context and back", "task_pingpong",
+     50000000, ctx_switch},
     {"coro_switch", "weft_coro_resume + weft_coro_yield round trip, one thread", "task_pingpong",
      20000000, coro_switch},
     {"coro_lifecycle", "weft_coro create + run to end + destroy (pooled stack)", "coro_lifecycle",
