@@ -276,8 +276,9 @@ int weft_group_spawn(weft_group *g, weft_task_fn *fn, void *arg, const weft_spaw
 /* weft_group_wait: wait until every child has finished. If the owner is
  * cancelled meanwhile, the children are cancelled and still waited for.
  * Returns: 0 if no child failed and the owner was not cancelled from
- *          outside; the first child's error (a child's -ECANCELED counts
- *          only if it was not the group's doing); else -ECANCELED.
+ *          outside; the first child's error (a child that ends
+ *          CANCELLED, whoever cancelled it, is not a failure: asyncio's
+ *          rule); else -ECANCELED.
  * In the owning task. */
 int weft_group_wait(weft_group *g);
 

@@ -107,7 +107,10 @@ int weft_write_all(int fd, const void *buf, size_t n, int64_t deadline, size_t *
 int weft_shutdown_write(int fd);
 
 /* weft_close: stop watching fd on the current loop (if any) and close it.
- * Returns 0 or close's error. Any thread, once no task waits on fd. */
+ * Returns 0 or close's error. From a task of the loop that watches fd (an
+ * epoll loop keeps a registration per fd: a close elsewhere leaves it
+ * stale until weft creates a descriptor with that number again), or from
+ * any thread once no loop watches it; never while a task waits on fd. */
 int weft_close(int fd);
 
 /* ---- UDP ----------------------------------------------------------------------- */
@@ -175,7 +178,9 @@ int weft_process_spawn(char *const argv[], const weft_process_opts *opts, weft_p
 
 /* weft_process_wait: wait for the child to end and reap it.
  * Returns: 0 and *status (as from waitpid: WIFEXITED, WEXITSTATUS, ...);
- *          the pidfd and pipes are closed.
+ *          the pidfd is closed; in_fd and out_fd stay open (another task
+ *          may still be reading the child's output): close them with
+ *          weft_close().
  * Errors: -ETIMEDOUT, -ECANCELED (the child is still running and still
  *         yours: wait again, or kill it). In a task. */
 int weft_process_wait(weft_process *p, int64_t deadline, int *status);

@@ -46,7 +46,9 @@ enum { ENTRIES = 1024 };
 typedef struct uring_state {
     struct io_uring ring;
     bool wake_armed;
-    bool disabled; /* created disabled: enabled by the thread that runs it */
+    bool wake_oneshot; /* multishot poll refused (before Linux 5.13) */
+    bool wake_pending; /* the eventfd fired in a reap outside uring_poll */
+    bool disabled;     /* created disabled: enabled by the thread that runs it */
 } uring_state;
 
 typedef struct uop {
@@ -78,6 +80,13 @@ static int uring_init(weft_loop *loop, int wake_fd)
         free(u);
         return rc; /* -ENOSYS, -EPERM (seccomp), -ENOMEM: the caller falls back */
     }
+    /* Waits with a timeout need IORING_ENTER_EXT_ARG (Linux 5.11): without
+     * it liburing queues timeout submissions of its own. Older: epoll. */
+    if (!(u->ring.features & IORING_FEAT_EXT_ARG)) {
+        io_uring_queue_exit(&u->ring);
+        free(u);
+        return -ENOSYS;
+    }
     loop->uring = u;
     loop->wake_fd = wake_fd;
     return 0;
@@ -107,12 +116,21 @@ static int uring_start(weft_loop *loop)
     return 0;
 }
 
+static void reap(uring_state *u, int *woke);
+
 static struct io_uring_sqe *get_sqe(uring_state *u)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-    if (!sqe) {
-        /* The submission queue is full: hand it to the kernel now. */
-        io_uring_submit(&u->ring);
+    for (int tries = 0; !sqe && tries < 64; tries++) {
+        /* The submission queue is full: hand it to the kernel; if it will
+         * not take more (-EBUSY: completions are waiting to be reaped),
+         * reap them and try again. */
+        if (io_uring_submit(&u->ring) < 0) {
+            int woke = 0;
+            reap(u, &woke);
+            if (woke)
+                u->wake_pending = true;
+        }
         sqe = io_uring_get_sqe(&u->ring);
     }
     return sqe;
@@ -121,10 +139,14 @@ static struct io_uring_sqe *get_sqe(uring_state *u)
 static void complete(uring_state *u, struct io_uring_cqe *cqe, int *woke)
 {
     uint64_t tag = cqe->user_data;
-    if (tag == TAG_IGNORE)
+    if (tag == TAG_IGNORE || tag == LIBURING_UDATA_TIMEOUT)
         return;
     if (tag == TAG_WAKE) {
-        *woke = 1; /* the poll reads the eventfd once, after the batch */
+        if (cqe->res < 0 && !u->wake_oneshot) {
+            u->wake_oneshot = true; /* no multishot here: re-arm each time */
+        } else {
+            *woke = 1; /* the poll reads the eventfd once, after the batch */
+        }
         if (!(cqe->flags & IORING_CQE_F_MORE))
             u->wake_armed = false;
         return;
@@ -142,7 +164,10 @@ static int uring_poll(weft_loop *loop, int64_t timeout_ns)
     if (!u->wake_armed) {
         struct io_uring_sqe *sqe = get_sqe(u);
         if (sqe) {
-            io_uring_prep_poll_multishot(sqe, loop->wake_fd, POLLIN);
+            if (u->wake_oneshot)
+                io_uring_prep_poll_add(sqe, loop->wake_fd, POLLIN);
+            else
+                io_uring_prep_poll_multishot(sqe, loop->wake_fd, POLLIN);
             io_uring_sqe_set_data64(sqe, TAG_WAKE);
             u->wake_armed = true;
         }
@@ -160,20 +185,28 @@ static int uring_poll(weft_loop *loop, int64_t timeout_ns)
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
         return rc;
-    int woke = 0;
-    unsigned head, seen = 0;
-    io_uring_for_each_cqe(&u->ring, head, cqe)
-    {
-        seen++;
-        complete(u, cqe, &woke);
-    }
-    io_uring_cq_advance(&u->ring, seen);
+    int woke = u->wake_pending;
+    u->wake_pending = false;
+    reap(u, &woke);
     if (woke) {
         uint64_t v;
         ssize_t r = read(loop->wake_fd, &v, sizeof v); /* reset the eventfd */
         (void)r;
     }
     return woke;
+}
+
+/* Deliver every completion that is there. */
+static void reap(uring_state *u, int *woke)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&u->ring, head, cqe)
+    {
+        seen++;
+        complete(u, cqe, woke);
+    }
+    io_uring_cq_advance(&u->ring, seen);
 }
 
 /* Submit-side helper: the caller has prepared sqe; wait for its completion

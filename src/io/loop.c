@@ -67,6 +67,8 @@ struct loop_core {
 
 static _Thread_local weft_loop *tls_loop;
 
+enum { HEAP_HEADROOM = 64 };
+
 /* ---- the core (shared with foreign threads) ----------------------------- */
 
 static void core_unref(loop_core *c)
@@ -146,7 +148,7 @@ static void task_release(weft_future *f)
     /* On the loop's own thread the loop is alive (it is running): keep the
      * record. c->loop is only read, and only written under the loop's
      * destroy, which cannot run while the loop runs. */
-    if (loop && loop == t->loop && loop->running &&
+    if (loop && loop->core == c && loop->running &&
         loop->records_cached < sizeof loop->record_cache / sizeof loop->record_cache[0]) {
         loop->record_cache[loop->records_cached++] = f; /* keeps its core reference */
         return;
@@ -205,6 +207,11 @@ static void task_park(void *arg, weft__waiter *w, int64_t deadline)
     /* Acquire pairs with the claim's CAS: what the waker published before
      * waking is visible once the state says so. */
     while (atomic_load_explicit(&w->state, memory_order_acquire) == WEFT__WAITER_WAITING) {
+        /* Back from a late wake: a cancellation that came meanwhile ends
+         * this wait (weft__task_cancel does so too; this is the re-check). */
+        if (!w->nocancel && weft__task_cancel_active(t) &&
+            weft__waiter_end(w, WEFT__WAITER_CANCELLED))
+            break;
         t->state = T_PARKED;
         weft_coro_yield();
     }
@@ -245,7 +252,9 @@ static const weft__park_ops park_ops = {task_park, task_wake, task_cancelled, ta
 void weft__task_cancel(task *t)
 {
     t->cancels++;
-    if (t->state == T_PARKED && t->waiter && !t->waiter->nocancel && t->shield == 0)
+    /* Parked, or ready after a late wake while still parked on a waiter
+     * (task_park re-checks and would suspend again): end the wait. */
+    if (t->waiter && !t->waiter->nocancel && t->shield == 0)
         weft__waiter_end(t->waiter, WEFT__WAITER_CANCELLED);
 }
 
@@ -337,18 +346,25 @@ static void heap_remove(weft_loop *loop, size_t i)
         heap_down(loop, i);
 }
 
+static int heap_reserve(weft_loop *loop, size_t cap)
+{
+    if (cap <= loop->heap_cap)
+        return 0;
+    weft__timer **h = realloc(loop->heap, cap * sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    loop->heap = h;
+    loop->heap_cap = cap;
+    return 0;
+}
+
 int weft__timer_arm(weft_loop *loop, weft__timer *t, int64_t deadline)
 {
     if (t->idx != WEFT__TIMER_IDLE)
         heap_remove(loop, t->idx);
-    if (loop->heap_len == loop->heap_cap) {
-        size_t cap = loop->heap_cap ? 2 * loop->heap_cap : 64;
-        weft__timer **h = realloc(loop->heap, cap * sizeof *h);
-        if (!h)
-            return -ENOMEM;
-        loop->heap = h;
-        loop->heap_cap = cap;
-    }
+    if (loop->heap_len == loop->heap_cap &&
+        heap_reserve(loop, loop->heap_cap ? 2 * loop->heap_cap : 64) < 0)
+        return -ENOMEM;
     t->deadline = deadline;
     loop->heap[loop->heap_len] = t;
     heap_up(loop, loop->heap_len++);
@@ -654,6 +670,7 @@ static void finish_task(weft_loop *loop, task *t, int rc)
     all_unlink(loop, t);
     if (rc > 0)
         rc = -EINVAL;
+    t->rc = rc; /* what the group sees, also for a task that never started */
     /* Completing wakes the waiters (some may be tasks of this loop) and
      * runs callbacks, here on the loop's thread, outside any task. A
      * task cancelled before it started was completed by the cancel. */
@@ -717,6 +734,10 @@ static void run_task(weft_loop *loop, task *t)
         if (ran > loop->opts.stall_ns)
             stall_report(loop, t, ran);
     }
+    /* Keep room in the timer heap, here on the loop's stack, so that
+     * timeout scopes armed inside tasks seldom grow it on theirs. */
+    if (loop->heap_len + HEAP_HEADROOM > loop->heap_cap)
+        heap_reserve(loop, 2 * (loop->heap_len + HEAP_HEADROOM));
     if (weft_coro_done(t->coro)) {
         finish_task(loop, t, t->rc);
     } else if (t->state == T_PARKED && t->park_deadline != WEFT_NEVER &&
@@ -768,7 +789,9 @@ static void drain_core(weft_loop *loop)
 static bool core_may_sleep(loop_core *c)
 {
     weft__lock_acquire(&c->lock);
-    bool empty = !c->posted_head && !c->cancels;
+    /* has_posts also carries nudges (until_done) that post nothing. */
+    bool empty = !c->posted_head && !c->cancels &&
+                 !atomic_load_explicit(&c->has_posts, memory_order_relaxed);
     c->sleeping = empty;
     weft__lock_release(&c->lock);
     return empty;
@@ -828,6 +851,19 @@ static void idle(weft_loop *loop)
         core_awake(loop->core);
 }
 
+/* `until` finished, maybe on another thread: make sure the loop looks. */
+static void until_done(weft_future *f, void *arg)
+{
+    (void)f;
+    loop_core *c = arg;
+    weft__lock_acquire(&c->lock);
+    atomic_store_explicit(&c->has_posts, true, memory_order_release);
+    if (!c->closed)
+        core_signal_locked(c);
+    weft__lock_release(&c->lock);
+    core_unref(c);
+}
+
 int weft_loop_run(weft_loop *loop, weft_future *until)
 {
     if (!loop)
@@ -844,6 +880,14 @@ int weft_loop_run(weft_loop *loop, weft_future *until)
     }
     loop->ran_before = true;
     loop->owner = self;
+    /* A future completed by another thread (a pool task, another loop)
+     * wakes nobody here: its callback does. The callback holds a core
+     * reference: it may run after this call returned. */
+    if (until) {
+        atomic_fetch_add_explicit(&loop->core->refs, 1, memory_order_relaxed);
+        if (weft_future_on_done(until, until_done, loop->core) < 0)
+            core_unref(loop->core); /* already terminal (or no memory: we poll) */
+    }
     loop->running = true;
     tls_loop = loop;
     for (;;) {

@@ -114,7 +114,7 @@ struct weft_loop {
     unsigned long owner; /* pthread_t of the thread that ran it first */
     task *current;
     task *ready_head, *ready_tail;
-    task *all;              /* live tasks (spawned and not finished) */
+    task *all;                     /* live tasks (spawned and not finished) */
     uint64_t alive;                /* spawned here or taken in, not finished */
     _Atomic uint64_t alive_posted; /* spawned by other threads, not taken in */
     /* Timers. */

@@ -41,6 +41,14 @@ int weft__fd_wait(int fd, unsigned events, int64_t deadline, bool known_not_read
     return loop->backend->fd_wait(loop, fd, events, deadline, known_not_ready);
 }
 
+void weft__fd_fresh(int fd)
+{
+    weft_loop *loop = weft_loop_current();
+    /* Only a readiness backend keeps per-fd registrations. */
+    if (loop && fd >= 0 && !loop->backend->read)
+        loop->backend->fd_forget(loop, fd);
+}
+
 int weft_fd_wait(int fd, unsigned events, int64_t deadline)
 {
     return weft__fd_wait(fd, events, deadline, false);

@@ -10,6 +10,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+/* A descriptor weft just created (socket, accept, signalfd, pidfd): drop
+ * whatever the current loop remembers of an earlier file that had its
+ * number (closed without weft_close on this loop). */
+void weft__fd_fresh(int fd);
+
 int weft__io_read(int fd, void *buf, size_t n, int64_t deadline);
 /* A send with MSG_NOSIGNAL (a write for what is not a socket). */
 int weft__io_write(int fd, const void *buf, size_t n, int64_t deadline);

@@ -227,7 +227,10 @@ int weft_resolve(const char *host, const char *service, int socktype, int64_t de
 static int new_socket(int family, int type)
 {
     int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    return fd < 0 ? -errno : fd;
+    if (fd < 0)
+        return -errno;
+    weft__fd_fresh(fd);
+    return fd;
 }
 
 static void set_nodelay(int fd)
@@ -328,6 +331,7 @@ int weft_accept(int lfd, int64_t deadline, int *fd, weft_addr *peer)
     int s = weft__io_accept(lfd, (struct sockaddr *)&p->ss, &p->len, deadline);
     if (s < 0)
         return s;
+    weft__fd_fresh(s);
     if (p->ss.ss_family == AF_INET || p->ss.ss_family == AF_INET6)
         set_nodelay(s);
     *fd = s;

@@ -51,6 +51,7 @@ int weft_signal_wait(uint64_t mask, int64_t deadline)
     int fd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0)
         return -errno;
+    weft__fd_fresh(fd);
     struct signalfd_siginfo si;
     int rc = weft__io_read(fd, &si, sizeof si, deadline);
     weft_close(fd);
@@ -141,17 +142,15 @@ int weft_process_wait(weft_process *p, int64_t deadline, int *status)
         if (r == p->pid) {
             if (status)
                 *status = st;
+            /* The pipes stay: another task may still be reading what the
+             * child wrote. They are the caller's to close. */
             weft_close(p->pidfd);
             p->pidfd = -1;
-            if (p->in_fd >= 0)
-                weft_close(p->in_fd);
-            if (p->out_fd >= 0)
-                weft_close(p->out_fd);
-            p->in_fd = p->out_fd = -1;
             return 0;
         }
         if (r < 0 && errno != EINTR)
             return -errno;
+        weft__fd_fresh(p->pidfd); /* made by spawn, maybe on another thread */
         /* A pidfd turns readable when the process ends. */
         int w = weft_fd_wait(p->pidfd, WEFT_READABLE, deadline);
         if (w < 0)

@@ -94,8 +94,17 @@ int weft__park(const void *key, weft__park_check *check, const void *ctx, int64_
     weft__lock_release(&b->lock);
 
     int rc = weft__waiter_park(&self.waiter, deadline);
-    if (rc >= 0)
-        return 0; /* the unparker unlinked us before waking us */
+    if (rc >= 0) {
+        /* The unparker unlinked us before waking us. A loop task may have
+         * seen the claim before it ever suspended: pass the bucket lock
+         * once, so the unparker (which delivers under it) is done posting
+         * its wake before the task can finish (src/sync/waiter.h, "Tasks"). */
+        if (self.waiter.ops) {
+            weft__lock_acquire(&b->lock);
+            weft__lock_release(&b->lock);
+        }
+        return 0;
+    }
 
     /* Timed out or cancelled: nobody woke us (the waiter state says so),
      * but an unparker that lost the race for our state may already have

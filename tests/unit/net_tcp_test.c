@@ -350,6 +350,7 @@ static int process_main(void *arg, weft_value *result)
     int status;
     WT_OK(weft_process_wait(&p, weft_deadline_in(10 * WEFT_SEC), &status));
     WT_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    WT_OK(weft_close(p.out_fd)); /* the caller's, after the wait */
 
     char *sleeper[] = {"sleep", "10", NULL};
     WT_OK(weft_process_spawn(sleeper, NULL, &p));
