@@ -131,9 +131,12 @@ int weft_recvfrom(int fd, void *buf, size_t n, weft_addr *from, int64_t deadline
 
 /* weft_file_pread / weft_file_pwrite: positioned read and write of a
  * regular file without blocking the loop: an io_uring operation on an
- * io_uring loop, else run on the loop's to_thread pool. The deadline
- * bounds the wait; an operation already handed to the kernel or a thread
- * is waited for before returning, so buf is free when the call returns.
+ * io_uring loop, else run on the loop's to_thread pool. On io_uring the
+ * deadline (or a cancellation) cuts the operation: it is cancelled and its
+ * completion waited for, so buf is free when the call returns. On the
+ * to_thread pool the deadline is not applied: a pool thread, once it has
+ * the operation, runs it to its end (a cancellation is still reported
+ * when the operation had not started).
  * Returns: bytes moved (0: end of file for a read). In a task. */
 int weft_file_pread(int fd, void *buf, size_t n, int64_t offset, int64_t deadline);
 int weft_file_pwrite(int fd, const void *buf, size_t n, int64_t offset, int64_t deadline);
