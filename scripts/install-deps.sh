@@ -13,7 +13,7 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config libtsan2 libasan8 libubsan1 python3
           valgrind qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross liburing-dev)
 if [ "${1:-}" = "--peers" ]; then
-  packages+=(golang-go libtbb-dev g++ libglib2.0-dev libuv1-dev)
+  packages+=(golang-go libtbb-dev g++ libglib2.0-dev libuv1-dev python3-uvloop)
 fi
 
 missing=()

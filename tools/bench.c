@@ -17,7 +17,7 @@
 #include "bench/bench.h"
 #include "tools/weft_tool.h"
 
-enum { MAX_KERNELS = 32, MAX_PEERS = 6 };
+enum { MAX_KERNELS = 32, MAX_PEERS = 7 };
 
 typedef struct peer {
     const char *label;   /* column title */
@@ -243,6 +243,7 @@ int weft_cmd_bench(int argc, char **argv)
         {"GLib", "glib_peer", NULL, {0}, false, false},
         {"libuv", "uv_peer", NULL, {0}, false, false},
         {"Python", "py_peer.py", "python3", {0}, false, false},
+        {"uvloop", "uvloop_peer.py", "python3", {0}, false, false},
     };
     int npeers = peers_on ? MAX_PEERS : 0;
     bool progress = isatty(STDERR_FILENO);
