@@ -6,12 +6,16 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "weft_test.h"
 
 static void *nop_thread(void *arg)
 {
-    return arg;
+    *(long *)arg = syscall(SYS_gettid);
+    return NULL;
 }
 
 static int thread_count(void)
@@ -47,8 +51,15 @@ static int stable_thread_count(void)
     if (before < 0)
         before = thread_count();
     pthread_t th;
-    WT_EQ(pthread_create(&th, NULL, nop_thread, NULL), 0);
+    long tid = 0;
+    WT_EQ(pthread_create(&th, NULL, nop_thread, &tid), 0);
     pthread_join(th, NULL);
+    /* Until the kernel has reaped this very thread: counting alone cannot
+     * tell it from TSan's background thread. */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%ld", tid);
+    for (int i = 0; i < 1000000 && access(path, F_OK) == 0; i++)
+        sched_yield();
     for (int i = 0; i < 1000000 && thread_count() > before + 1; i++)
         sched_yield();
     int n = thread_count();
