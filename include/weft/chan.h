@@ -28,9 +28,9 @@
  * WEFT_NEVER waits as long as it takes, WEFT_NOW tries once, and a call
  * whose deadline passes returns -ETIMEDOUT (the try_ variants return -EAGAIN
  * instead). Timed waits honour the virtual clock. A waiting thread spins for
- * a few microseconds, yields the CPU twice, then parks (weft's parking
- * mechanism); a call that does not have to wait makes no system call and
- * takes no lock.
+ * a few microseconds (yielding the CPU now and then), then parks (weft's
+ * parking mechanism); a loop task suspends without spinning. A call that
+ * does not have to wait makes no system call and takes no lock.
  *
  * Unbuffered channels. The channel holds at most one element "in hand-off".
  * A blocking send (deadline not yet passed) puts its element there and

@@ -1,7 +1,7 @@
 /* weft/future.h: one future type for every producer.
  *
  * A weft_future is the result of work that finishes later: a thread pool
- * task today; coroutines, process pool tasks and I/O operations later. The
+ * task, an event loop task (weft/loop.h); process pool tasks later. The
  * producer creates it, may mark it running, and completes it once with a
  * value or an error; consumers wait for it (with a deadline), read its
  * result, register completion callbacks or cancel it.
@@ -44,9 +44,9 @@
  *      freed with it. So a producer completes or cancels before dropping its
  *      reference.
  *
- * Waiting: the waiting side parks through weft's one waiter mechanism, so a
- * waiter is a thread today and can be a coroutine later without an API
- * change. Completion wakes every waiter. Waiting never allocates, except
+ * Waiting: the waiting side parks through weft's one waiter mechanism: a
+ * thread sleeps, a loop task suspends (weft/loop.h), with the same API.
+ * Completion wakes every waiter. Waiting never allocates, except
  * weft_future_wait_many() over more than WEFT_FUTURE_WAIT_STACK futures.
  *
  * Thread-safety: every function may be called from any thread, and all of

@@ -106,7 +106,8 @@ typedef struct weft_loop_opts {
  * Thread-safety: any thread. */
 int weft_loop_create(weft_loop **out, const weft_loop_opts *opts);
 
-/* weft_loop_backend_name: "epoll" or "io_uring". Any thread. */
+/* weft_loop_backend_name: the backend the loop runs on.
+ * Returns: "epoll" or "io_uring"; NULL for NULL. Any thread. */
 const char *weft_loop_backend_name(const weft_loop *loop);
 
 /* weft_loop_destroy: free a loop that has no live task.
@@ -160,19 +161,24 @@ int weft_run(weft_task_fn *fn, void *arg, const weft_loop_opts *opts, weft_value
 
 /* ---- In a task ---------------------------------------------------------- */
 
-/* The loop of the task running on this thread, or NULL. Any thread. */
+/* weft_loop_current: the loop running on this thread.
+ * Returns: the loop, or NULL if this thread runs none. Any thread. */
 weft_loop *weft_loop_current(void);
 
-/* The running task's future (borrowed: valid while the task runs), or
- * NULL outside a task. */
+/* weft_task_current: the running task's future.
+ * Returns: the future, or NULL outside a task.
+ * Ownership: borrowed, valid while the task runs (weft_future_ref to keep
+ *            it). Any thread. */
 weft_future *weft_task_current(void);
 
-/* The running task's name, or NULL outside a task. */
+/* weft_task_name: the running task's name (its spawn option).
+ * Returns: the name, or NULL outside a task. Ownership: the caller's
+ *          string, as given to weft_spawn. Any thread. */
 const char *weft_task_name(void);
 
 /* weft_task_yield: let the loop run the other ready tasks, then continue.
  * Returns: 0. Errors: -ECANCELED (cancelled; it still yielded);
- *          -EPERM outside a task. */
+ *          -EPERM outside a task. In a task. */
 int weft_task_yield(void);
 
 /* weft_sleep_until: suspend until the absolute deadline.
@@ -180,11 +186,13 @@ int weft_task_yield(void);
  * Errors: -ECANCELED; -EPERM outside a task. In a task. */
 int weft_sleep_until(int64_t deadline);
 
-/* weft_sleep_for: weft_sleep_until(weft_deadline_in(ns)). */
+/* weft_sleep_for: weft_sleep_until(weft_deadline_in(ns)); same returns,
+ * errors and thread rule. */
 int weft_sleep_for(int64_t ns);
 
 /* weft_task_cancelled: is a cancellation pending on the running task
- * (ignoring shields)? For long computations that never wait. */
+ * (ignoring shields)? For long computations that never wait.
+ * Returns: true if so; false, also outside a task. Any thread. */
 bool weft_task_cancelled(void);
 
 /* weft_shield_enter / weft_shield_exit: between them, waits of the running
@@ -227,7 +235,9 @@ int weft_timeout_reschedule(weft_timeout *t, int64_t deadline);
  * innermost scope of the running task. In a task. */
 int weft_timeout_exit(weft_timeout *t, int rc);
 
-/* Did this scope's deadline fire? Valid after exit. */
+/* weft_timeout_expired: did this scope's deadline fire?
+ * Returns: true if it fired (valid during and after the scope); false for
+ *          NULL. The scope's task. */
 bool weft_timeout_expired(const weft_timeout *t);
 
 /* weft_wait_for: asyncio.wait_for: wait for f until the deadline; if it
@@ -307,8 +317,10 @@ enum { WEFT_READABLE = 1, WEFT_WRITABLE = 2 };
  *         -EPERM outside a task; the epoll error. In a task. */
 int weft_fd_wait(int fd, unsigned events, int64_t deadline);
 
-/* weft_fd_forget: stop watching fd; call it before close(fd). Returns 0.
- * In a task of the loop that watches it (or where none does). */
+/* weft_fd_forget: stop watching fd; call it before close(fd) (weft_close
+ * does). A task still waiting on fd is woken as if fd were ready.
+ * Returns: 0. Thread-safety: a task of the loop that watches fd (a no-op
+ * elsewhere). */
 int weft_fd_forget(int fd);
 
 /* ---- Metrics -------------------------------------------------------------- */
@@ -326,12 +338,17 @@ typedef struct weft_loop_stats {
     int64_t longest_run_ns; /* the longest time a task ran without suspending */
 } weft_loop_stats;
 
-/* weft_loop_stats_get: a snapshot. Exact from the loop's thread; from
- * another thread the figures may be torn. Returns 0; -EINVAL. */
+/* weft_loop_stats_get: a snapshot of loop's counters.
+ * Returns: 0. Errors: -EINVAL (NULL argument).
+ * Thread-safety: the loop's own thread (a task, a callback), or any
+ *                thread while the loop is not running: the counters are
+ *                plain fields of the loop thread's. */
 int weft_loop_stats_get(const weft_loop *loop, weft_loop_stats *out);
 
-/* weft_loop_report: add the stats as rows "<prefix>.<name>" to r.
- * Returns 0 or the report's error. */
+/* weft_loop_report: add the stats as rows "<prefix>.<name>" (prefix NULL:
+ * "loop") to r.
+ * Returns: 0. Errors: the report's (-ENOMEM), -EINVAL.
+ * Ownership: borrows loop and r. Thread-safety: as weft_loop_stats_get. */
 int weft_loop_report(const weft_loop *loop, weft_report *r, const char *prefix);
 
 #ifdef __cplusplus

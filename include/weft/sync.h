@@ -26,8 +26,8 @@
  * deadline passes returns -ETIMEDOUT. Timed waits honour the virtual clock
  * (weft_clock_use_virtual), so tests fire timeouts without sleeping. Waiting
  * threads park through weft's one parking mechanism (src/sync/park.h over
- * weft__waiter), so a waiter can become a coroutine later without an API
- * change.
+ * weft__waiter), which also suspends loop tasks (weft/loop.h) instead of
+ * blocking their thread, with the same API.
  *
  * Lock-order checking (lockdep): every weft_mutex has a name, and mutexes
  * that share a name form one lock class (a mutex without a name is named

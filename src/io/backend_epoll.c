@@ -138,13 +138,7 @@ static int epoll_fd_wait(weft_loop *loop, int fd, unsigned events, int64_t deadl
                            .events = (short)((events & WEFT_READABLE ? POLLIN : 0) |
                                              (events & WEFT_WRITABLE ? POLLOUT : 0))};
         if (poll(&p, 1, 0) > 0) {
-            unsigned got = 0;
-            if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
-                got = WEFT_READABLE | WEFT_WRITABLE;
-            if (p.revents & POLLIN)
-                got |= WEFT_READABLE;
-            if (p.revents & POLLOUT)
-                got |= WEFT_WRITABLE;
+            unsigned got = weft__poll_events((unsigned short)p.revents);
             if (got & events)
                 return (int)(got & events);
         }

@@ -253,13 +253,7 @@ static int uring_fd_wait(weft_loop *loop, int fd, unsigned events, int64_t deadl
     int rc = run_op(loop, sqe, deadline);
     if (rc < 0)
         return rc;
-    unsigned got = 0;
-    if (rc & (POLLERR | POLLHUP | POLLNVAL))
-        got = WEFT_READABLE | WEFT_WRITABLE;
-    if (rc & (POLLIN | POLLRDHUP))
-        got |= WEFT_READABLE;
-    if (rc & POLLOUT)
-        got |= WEFT_WRITABLE;
+    unsigned got = weft__poll_events((unsigned)rc);
     return got & events ? (int)(got & events) : (int)events;
 }
 

@@ -549,9 +549,6 @@ static void all_unlink(weft_loop *loop, task *t)
 }
 
 int weft__spawn(weft_loop *loop, weft_task_fn *fn, void *arg, const weft_spawn_opts *opts,
-                weft_group *group, weft_future **future);
-
-int weft__spawn(weft_loop *loop, weft_task_fn *fn, void *arg, const weft_spawn_opts *opts,
                 weft_group *group, weft_future **future)
 {
     if (!loop)
@@ -826,11 +823,9 @@ static void idle(weft_loop *loop)
         loop->stats.polls++;
         if (loop->backend->poll(loop, 0) != 0 || loop->ready_head)
             return;
-        if (!core_may_sleep(loop->core)) {
-            core_awake(loop->core);
+        /* Something posted: take it in before time may move. */
+        if (atomic_load_explicit(&loop->core->has_posts, memory_order_acquire))
             return;
-        }
-        core_awake(loop->core);
         if (loop->to_thread_inflight == 0) {
             weft_clock_advance(timeout);
             return;

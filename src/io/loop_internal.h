@@ -9,6 +9,7 @@
 #ifndef WEFT_IO_LOOP_INTERNAL_H
 #define WEFT_IO_LOOP_INTERNAL_H
 
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -75,6 +76,10 @@ struct task {
     weft_value result;
 };
 
+/* weft_spawn, into group (NULL: none). */
+int weft__spawn(weft_loop *loop, weft_task_fn *fn, void *arg, const weft_spawn_opts *opts,
+                weft_group *group, weft_future **future);
+
 /* The task running on this thread, or NULL. */
 task *weft__task_current(void);
 weft_future *weft__task_future(task *t);
@@ -95,6 +100,20 @@ static inline bool weft__task_cancel_active(const task *t)
 void weft__group_child_done(task *t);
 
 /* ---- file descriptors (backend) ----------------------------------------- */
+
+/* poll(2) revents as WEFT_READABLE | WEFT_WRITABLE: an error or hang-up
+ * counts as both (the next operation reports it). Both backends use it. */
+static inline unsigned weft__poll_events(unsigned revents)
+{
+    unsigned got = 0;
+    if (revents & (POLLERR | POLLHUP | POLLNVAL))
+        got = WEFT_READABLE | WEFT_WRITABLE;
+    if (revents & (POLLIN | POLLRDHUP))
+        got |= WEFT_READABLE;
+    if (revents & POLLOUT)
+        got |= WEFT_WRITABLE;
+    return got;
+}
 
 typedef struct fd_watch {
     bool registered;

@@ -143,9 +143,6 @@ bool weft_timeout_expired(const weft_timeout *t)
 
 /* ---- task groups --------------------------------------------------------------- */
 
-int weft__spawn(weft_loop *loop, weft_task_fn *fn, void *arg, const weft_spawn_opts *opts,
-                weft_group *group, weft_future **future);
-
 int weft_group_init(weft_group *g)
 {
     task *k = weft__task_current();

@@ -281,15 +281,10 @@ static int bound_socket(const char *host, const char *service, int type, int bac
     if (!fd || !service)
         return -EINVAL;
     weft_addr addrs[LOOKUP_MAX];
-    int n;
-    if (numeric(host, service, type, &addrs[0]))
-        n = 1;
-    else if (weft_loop_current())
-        n = weft_resolve(host, service, type, WEFT_NEVER, addrs, LOOKUP_MAX);
-    else
-        return -EINVAL; /* a name needs a lookup, and a lookup a task */
+    /* A numeric address resolves anywhere; a name needs a task. */
+    int n = weft_resolve(host, service, type, WEFT_NEVER, addrs, LOOKUP_MAX);
     if (n < 0)
-        return n;
+        return n == -EPERM ? -EINVAL : n;
     int rc = -EADDRNOTAVAIL;
     for (int i = 0; i < n; i++) {
         int s = new_socket(addrs[i].ss.ss_family, type);

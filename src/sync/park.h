@@ -10,8 +10,8 @@
  * hashed by key, not in each primitive (the design of WebKit's ParkingLot
  * and Rust's parking_lot). Why not the kernel futex directly: timed waits
  * must honour weft's virtual clock, and each parked thread here is a
- * weft__waiter parked with weft__waiter_park(), which does that (and can
- * become a coroutine later).
+ * weft__waiter parked with weft__waiter_park(), which does that (and
+ * suspends a loop task instead of its thread).
  *
  * Protocol, for a primitive (no lost wake-up):
  *   1. Waiter: read the state; if it can proceed, done.

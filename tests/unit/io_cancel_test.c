@@ -422,55 +422,42 @@ static int group_fail(void)
 
 /* The owner cancelled from outside while waiting: the children are
  * cancelled and still waited for. */
+/* The owner of a group of three sleepers, cancelled from outside either
+ * while in its wait (arg NULL) or still in its body (test_taskgroup_07):
+ * either way its wait cancels the children and still waits for them. */
 static int group_owner(void *arg, weft_value *result)
 {
-    (void)arg;
     (void)result;
     weft_group g;
     WT_OK(weft_group_init(&g));
     for (int i = 0; i < 3; i++)
         WT_OK(weft_group_spawn(&g, child_sleep, (void *)(intptr_t)1000, NULL, NULL));
+    if (arg)
+        WT_ERR(weft_sleep_for(10 * WEFT_SEC), -ECANCELED);
     return weft_group_wait(&g);
+}
+
+static int cancel_group_owner(bool in_body)
+{
+    atomic_store(&cancelled_children, 0);
+    weft_future *f;
+    WT_OK(weft_spawn(NULL, group_owner, in_body ? (void *)1 : NULL, NULL, &f));
+    WT_OK(weft_sleep_for(10 * WEFT_MSEC));
+    weft_future_cancel(f);
+    WT_ERR(weft_future_result(f, WEFT_NEVER, NULL), -ECANCELED);
+    WT_EQ(atomic_load(&cancelled_children), 3);
+    weft_future_unref(f);
+    return 0;
 }
 
 static int group_outside_cancel(void)
 {
-    atomic_store(&cancelled_children, 0);
-    weft_future *f;
-    WT_OK(weft_spawn(NULL, group_owner, NULL, NULL, &f));
-    WT_OK(weft_sleep_for(10 * WEFT_MSEC));
-    weft_future_cancel(f);
-    WT_ERR(weft_future_result(f, WEFT_NEVER, NULL), -ECANCELED);
-    WT_EQ(atomic_load(&cancelled_children), 3);
-    weft_future_unref(f);
-    return 0;
-}
-
-/* test_taskgroup_07: the owner cancelled while still in the body: its
- * wait cancels the children and still waits for them. */
-static int owner_in_body(void *arg, weft_value *result)
-{
-    (void)arg;
-    (void)result;
-    weft_group g;
-    WT_OK(weft_group_init(&g));
-    for (int i = 0; i < 3; i++)
-        WT_OK(weft_group_spawn(&g, child_sleep, (void *)(intptr_t)1000, NULL, NULL));
-    WT_ERR(weft_sleep_for(10 * WEFT_SEC), -ECANCELED);
-    return weft_group_wait(&g);
+    return cancel_group_owner(false);
 }
 
 static int group_owner_cancelled_in_body(void)
 {
-    atomic_store(&cancelled_children, 0);
-    weft_future *f;
-    WT_OK(weft_spawn(NULL, owner_in_body, NULL, NULL, &f));
-    WT_OK(weft_sleep_for(10 * WEFT_MSEC));
-    weft_future_cancel(f);
-    WT_ERR(weft_future_result(f, WEFT_NEVER, NULL), -ECANCELED);
-    WT_EQ(atomic_load(&cancelled_children), 3);
-    weft_future_unref(f);
-    return 0;
+    return cancel_group_owner(true);
 }
 
 /* No spawn once failing; nested groups: an inner failure fails the inner
