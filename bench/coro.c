@@ -68,7 +68,7 @@ static void bare_body(void *arg)
 {
     (void)arg;
     for (;;)
-        weft__ctx_switch(&bare_ctx, &main_ctx);
+        weft__ctx_switch(&bare_ctx, &main_ctx, NULL, 0);
 }
 
 /* One op: a switch into a context and back. */
@@ -78,10 +78,10 @@ static double ctx_switch(long n)
     void *stack = aligned_alloc(4096, size);
     if (!stack)
         return -ENOMEM;
-    weft__ctx_init(&bare_ctx, stack, size, bare_body, NULL);
+    weft__ctx_init(&bare_ctx, stack, size, bare_body, NULL, false);
     double t0 = weft_bench_seconds();
     for (long i = 0; i < n; i++)
-        weft__ctx_switch(&main_ctx, &bare_ctx);
+        weft__ctx_switch(&main_ctx, &bare_ctx, NULL, 0);
     double s = weft_bench_seconds() - t0;
     free(stack); /* bare_body never returns: its frame is simply dropped */
     return s;

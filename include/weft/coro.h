@@ -79,6 +79,15 @@ typedef struct weft_coro_opts {
     /* A name for reports (not copied: it must outlive the coroutine);
      * NULL means "coro". */
     const char *name;
+    /* Give the coroutine a floating-point environment of its own: the
+     * rounding mode and exception masks (MXCSR and the x87 control word;
+     * FPCR on AArch64) are saved and restored at each of its switches, and
+     * it starts with the ABI's initial ones. Off (the default), the
+     * coroutines of a thread share the thread's, as goroutines do, and a
+     * switch costs about a third less (docs/BENCHMARKS.md): a coroutine
+     * that calls fesetround() and suspends before restoring it changes the
+     * rounding of whoever runs next. Turn it on for such code. */
+    bool fp_env;
 } weft_coro_opts;
 
 /* weft_coro_create: a new coroutine that will run fn(arg) when first

@@ -137,6 +137,10 @@ typedef struct weft_spawn_opts {
     const char *name;
     /* Stack size; 0: the loop's. */
     size_t stack_size;
+    /* A floating-point environment of the task's own, as
+     * weft_coro_opts.fp_env (weft/coro.h); off, tasks share the loop
+     * thread's. */
+    bool fp_env;
 } weft_spawn_opts;
 
 /* weft_spawn: start fn(arg) as a task of loop (NULL: the current task's

@@ -6,14 +6,21 @@
  *      current;
  *   3. tells the tools (ASan: the stack it goes to; TSan: the fiber) and
  *      switches to c;
- *   4. back on its own stack (c yielded or finished), restores the current
- *      coroutine and only then publishes SUSPENDED or DONE. Publishing after
- *      the switch is what lets another thread resume c safely: until the
- *      store, c's registers are still being saved on this thread.
+ *   4. once c yields or finishes, the current coroutine goes back to
+ *      c->parent, and SUSPENDED or DONE is published, strictly after c's
+ *      registers are saved: until then another thread must not resume c.
  * weft_coro_yield() checks the canary, tells the tools, and switches back to
  * the context saved in step 3. The first switch into c lands in coro_main(),
- * which runs the function, marks it finished and switches back for the last
- * time (ASan is told that this fiber's fake stack is gone).
+ * which runs the function and switches back for the last time (ASan is
+ * told that this fiber's fake stack is gone).
+ *
+ * Who does step 4. With the assembly switches (PUBLISH_IN_SWITCH), the
+ * coroutine's side: yield restores the current coroutine, and the switch
+ * itself stores the state between saving c and leaving (ctx.h). Resume and
+ * yield then end in tail calls to the switch, and a switch costs one
+ * mispredicted return instead of two. Under ASan or TSan, which must be told
+ * after every switch, and on the ucontext backend, the resumer does step 4
+ * after the switch returns to it, as plain C the tools can see.
  *
  * Synchronization: `state` is the only field shared between threads; the
  * release store in step 4 pairs with the acquire CAS in step 1 of the next
@@ -43,6 +50,12 @@ enum { CREATED, RUNNING, SUSPENDED, DONE };
 #endif
 #define CANARY UINT64_C(0x5745465443414e59) /* "WEFTCANY" */
 
+#if WEFT__CTX_PUBLISHES && !defined(WEFT__ASAN) && !defined(WEFT__TSAN)
+#define PUBLISH_IN_SWITCH 1
+#else
+#define PUBLISH_IN_SWITCH 0
+#endif
+
 struct weft_coro {
     weft__ctx ctx;     /* the coroutine's own context while it is suspended */
     weft__ctx caller;  /* the resumer's context while the coroutine runs */
@@ -52,7 +65,9 @@ struct weft_coro {
     weft__stack stack;
     const char *name;
     _Atomic int state;
-    bool finished; /* set by coro_main, read by the resumer after the switch */
+    bool fp_env;   /* switched by weft__ctx_switch_fp */
+    bool finished; /* set by coro_main, read by the resumer after the switch
+                      (when the resumer publishes, !PUBLISH_IN_SWITCH) */
     /* Tools (each unused without its tool). */
     void *asan_fake;           /* the coroutine's fake stack while suspended */
     void *asan_caller_fake;    /* the resumer's fake stack while c runs */
@@ -89,6 +104,26 @@ static void canary_check(weft_coro *c)
 #endif
 }
 
+static int ctx_switch(const weft_coro *c, weft__ctx *from, weft__ctx *to, _Atomic int *publish,
+                      int value)
+{
+    return c->fp_env ? weft__ctx_switch_fp(from, to, publish, value)
+                     : weft__ctx_switch(from, to, publish, value);
+}
+
+/* Step 4 from the coroutine's side, and the switch back to the resumer
+ * (tools told by the caller). Returns when c is resumed again. */
+static int switch_out(weft_coro *c, int state)
+{
+#if PUBLISH_IN_SWITCH
+    current = c->parent;
+    return ctx_switch(c, &c->ctx, &c->caller, &c->state, state);
+#else
+    c->finished = state == DONE;
+    return ctx_switch(c, &c->ctx, &c->caller, NULL, 0);
+#endif
+}
+
 /* The first switch into a coroutine lands here, on its own stack. */
 static void coro_main(void *arg)
 {
@@ -96,11 +131,10 @@ static void coro_main(void *arg)
     weft__asan_finish_switch(NULL, &c->caller_bottom, &c->caller_size);
     c->fn(c->arg);
     canary_check(c);
-    c->finished = true;
     /* The last switch out: NULL tells ASan this fiber's fake stack dies. */
     weft__asan_start_switch(NULL, c->caller_bottom, c->caller_size);
     weft__tsan_fiber_switch(c->tsan_caller);
-    weft__ctx_switch(&c->ctx, &c->caller);
+    switch_out(c, DONE);
     abort(); /* a finished coroutine is never resumed (weft_coro_resume refuses) */
 }
 
@@ -125,16 +159,17 @@ int weft_coro_create(weft_coro **out, weft_coro_fn *fn, void *arg, const weft_co
     c->fn = fn;
     c->arg = arg;
     c->name = opts->name ? opts->name : "coro";
+    c->fp_env = opts->fp_env;
     atomic_init(&c->state, CREATED);
     canary_set(c);
-    weft__ctx_init(&c->ctx, c->stack.lo, c->stack.size, coro_main, c);
+    weft__ctx_init(&c->ctx, c->stack.lo, c->stack.size, coro_main, c, c->fp_env);
     c->tsan_fiber = weft__tsan_fiber_create(c->name);
     c->valgrind_id = weft__valgrind_stack_register(c->stack.lo, c->stack.size);
     *out = c;
     return 0;
 }
 
-int weft__coro_recycle(weft_coro *c, weft_coro_fn *fn, void *arg, const char *name)
+int weft__coro_recycle(weft_coro *c, weft_coro_fn *fn, void *arg, const char *name, bool fp_env)
 {
     int s = atomic_load_explicit(&c->state, memory_order_acquire);
     if (s != CREATED && s != DONE)
@@ -145,6 +180,7 @@ int weft__coro_recycle(weft_coro *c, weft_coro_fn *fn, void *arg, const char *na
     c->fn = fn;
     c->arg = arg;
     c->name = name ? name : "coro";
+    c->fp_env = fp_env;
     c->finished = false;
     c->asan_fake = c->asan_caller_fake = NULL;
     /* A fresh TSan fiber: the old one's shadow stack still holds the
@@ -153,7 +189,7 @@ int weft__coro_recycle(weft_coro *c, weft_coro_fn *fn, void *arg, const char *na
     c->tsan_fiber = weft__tsan_fiber_create(c->name);
     atomic_store_explicit(&c->state, CREATED, memory_order_relaxed);
     canary_set(c);
-    weft__ctx_init(&c->ctx, c->stack.lo, c->stack.size, coro_main, c);
+    weft__ctx_init(&c->ctx, c->stack.lo, c->stack.size, coro_main, c, fp_env);
     return 0;
 }
 
@@ -172,7 +208,7 @@ int weft_coro_destroy(weft_coro *c)
 }
 
 /* Steps 2-4 of a resume, once the caller owns c (step 1). */
-static void switch_in(weft_coro *c)
+static int switch_in(weft_coro *c)
 {
     /* Step 2. */
     c->parent = current;
@@ -181,11 +217,17 @@ static void switch_in(weft_coro *c)
     c->tsan_caller = weft__tsan_fiber_current();
     weft__asan_start_switch(&c->asan_caller_fake, c->stack.lo, c->stack.size);
     weft__tsan_fiber_switch(c->tsan_fiber);
-    weft__ctx_switch(&c->caller, &c->ctx);
+#if PUBLISH_IN_SWITCH
+    /* Step 4 is switch_out's: c's switch back returns to our caller. */
+    return ctx_switch(c, &c->caller, &c->ctx, NULL, 0);
+#else
+    ctx_switch(c, &c->caller, &c->ctx, NULL, 0);
     weft__asan_finish_switch(c->asan_caller_fake, NULL, NULL);
     /* Step 4. Release pairs with the acquire CAS of the next resume. */
     current = c->parent;
     atomic_store_explicit(&c->state, c->finished ? DONE : SUSPENDED, memory_order_release);
+    return 0;
+#endif
 }
 
 int weft_coro_resume(weft_coro *c)
@@ -204,8 +246,7 @@ int weft_coro_resume(weft_coro *c)
                                                   memory_order_relaxed))
             break;
     }
-    switch_in(c);
-    return 0;
+    return switch_in(c);
 }
 
 void weft__coro_resume_owned(weft_coro *c)
@@ -224,10 +265,14 @@ int weft_coro_yield(void)
     canary_check(c);
     weft__asan_start_switch(&c->asan_fake, c->caller_bottom, c->caller_size);
     weft__tsan_fiber_switch(c->tsan_caller);
-    weft__ctx_switch(&c->ctx, &c->caller);
+#if PUBLISH_IN_SWITCH
+    return switch_out(c, SUSPENDED);
+#else
+    switch_out(c, SUSPENDED);
     /* Resumed, maybe by another thread from another stack: learn it. */
     weft__asan_finish_switch(c->asan_fake, &c->caller_bottom, &c->caller_size);
     return 0;
+#endif
 }
 
 weft_coro *weft_coro_current(void)

@@ -1,20 +1,23 @@
-/* weft__ctx_switch and the entry trampoline for SysV x86-64 (see ctx.h).
+/* weft__ctx_switch, weft__ctx_switch_fp and the entry trampoline for SysV
+ * x86-64 (see ctx.h).
  *
- * Saved frame, from the saved stack pointer up:
- *    0: MXCSR (4 bytes), x87 control word (2 bytes), padding
- *    8: r15   16: r14   24: r13   32: r12   40: rbx   48: rbp
- *   56: return address
- * weft__ctx_init builds the same frame by hand with the return address set
- * to weft__ctx_trampoline, r12 = entry and r13 = arg. */
+ * Saved frame, from the saved stack pointer up (weft__ctx_switch):
+ *    0: r15    8: r14   16: r13   24: r12   32: rbx   40: rbp
+ *   48: return address
+ * weft__ctx_switch_fp puts one more word under it: MXCSR (4 bytes), the x87
+ * control word (2 bytes), padding; every other offset moves up by 8.
+ * weft__ctx_init builds the matching frame by hand with the return address
+ * set to weft__ctx_trampoline, r12 = entry and r13 = arg. */
 #if defined(__x86_64__) && !WEFT_CORO_UCONTEXT
 
-    .text
-    .globl  weft__ctx_switch
-    .hidden weft__ctx_switch
-    .type   weft__ctx_switch, @function
+/* int NAME(weft__ctx *from (rdi), weft__ctx *to (rsi),
+ *          int *publish (rdx), int value (ecx)) */
+.macro WEFT_SWITCH name, fp
+    .globl  \name
+    .hidden \name
+    .type   \name, @function
     .p2align 4
-/* void weft__ctx_switch(weft__ctx *from  (rdi), weft__ctx *to  (rsi)) */
-weft__ctx_switch:
+\name:
     .cfi_startproc
     pushq   %rbp
     pushq   %rbx
@@ -22,23 +25,43 @@ weft__ctx_switch:
     pushq   %r13
     pushq   %r14
     pushq   %r15
+  .if \fp
     subq    $8, %rsp
     stmxcsr (%rsp)
     fnstcw  4(%rsp)
+  .endif
     movq    %rsp, (%rdi)
-    movq    (%rsi), %rsp
+    /* Read `to` before publishing: once the store below is seen, another
+     * thread may resume `from` and rewrite `to` (its caller context). */
+    movq    (%rsi), %rax
+    testq   %rdx, %rdx
+    jz      1f
+    /* A plain store is a release on x86-64: it pairs with the acquire CAS
+     * of the next weft_coro_resume, which then sees every register of
+     * `from` saved above. Nothing below touches from's stack. */
+    movl    %ecx, (%rdx)
+1:
+    movq    %rax, %rsp
+  .if \fp
     ldmxcsr (%rsp)
     fldcw   4(%rsp)
     addq    $8, %rsp
+  .endif
     popq    %r15
     popq    %r14
     popq    %r13
     popq    %r12
     popq    %rbx
     popq    %rbp
+    xorl    %eax, %eax
     ret
     .cfi_endproc
-    .size   weft__ctx_switch, .-weft__ctx_switch
+    .size   \name, .-\name
+.endm
+
+    .text
+    WEFT_SWITCH weft__ctx_switch, 0
+    WEFT_SWITCH weft__ctx_switch_fp, 1
 
     .globl  weft__ctx_trampoline
     .hidden weft__ctx_trampoline

@@ -576,6 +576,7 @@ int weft__spawn(weft_loop *loop, weft_task_fn *fn, void *arg, const weft_spawn_o
     t->arg = arg;
     t->name = opts && opts->name ? opts->name : "task";
     t->stack_size = stack;
+    t->fp_env = opts && opts->fp_env;
     t->state = T_NEW;
     t->group = group;
     weft__timer_init(&t->park_timer, park_timeout, t);
@@ -628,11 +629,11 @@ static int take_coro(weft_loop *loop, task *t)
         if (weft_coro_stack_size(c) != want)
             continue;
         loop->coro_cache[i] = loop->coro_cache[--loop->coro_cached];
-        weft__coro_recycle(c, task_main, t, t->name);
+        weft__coro_recycle(c, task_main, t, t->name, t->fp_env);
         t->coro = c;
         return 0;
     }
-    weft_coro_opts co = {.stack_size = t->stack_size, .name = t->name};
+    weft_coro_opts co = {.stack_size = t->stack_size, .name = t->name, .fp_env = t->fp_env};
     return weft_coro_create(&t->coro, task_main, t, &co);
 }
 

@@ -52,6 +52,7 @@ struct task {
     void *arg;
     const char *name;
     size_t stack_size;
+    bool fp_env; /* weft_spawn_opts.fp_env */
     weft_coro *coro;
     enum task_state state;
     task *next;                /* ready queue */

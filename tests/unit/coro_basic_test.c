@@ -144,13 +144,15 @@ static void test_nesting(void)
     WT_OK(weft_coro_destroy(t.outer));
 }
 
-/* The rounding mode is part of a context: a coroutine that changes it does
- * not change its resumer's, and gets its own back after a yield. Also
+/* With opts.fp_env the rounding mode is part of the coroutine: one that
+ * changes it does not change its resumer's, and gets its own back after a
+ * yield, even when the resumer changed the thread's in between. Also
  * exercises floating point and 16-byte stack alignment (printf of doubles
  * faults on a misaligned stack). */
 static void fp_fn(void *arg)
 {
     double *out = arg;
+    WT_EQ(fegetround(), FE_TONEAREST);
     fesetround(FE_UPWARD);
     char buf[64];
     snprintf(buf, sizeof buf, "%.3f", 1.0 / 3.0);
@@ -160,20 +162,44 @@ static void fp_fn(void *arg)
     *out = 1.0 / 3.0;
 }
 
-static void test_fp_state(void)
+static void test_fp_env_own(void)
 {
     double r = 0;
     weft_coro *c;
-    WT_OK(weft_coro_create(&c, fp_fn, &r, NULL));
+    weft_coro_opts opts = {.fp_env = true};
+    WT_OK(weft_coro_create(&c, fp_fn, &r, &opts));
     WT_EQ(fegetround(), FE_TONEAREST);
     WT_OK(weft_coro_resume(c));
-#ifndef WEFT_TEST_UCONTEXT /* glibc's swapcontext does not save MXCSR */
     WT_EQ(fegetround(), FE_TONEAREST);
-#endif
-    fesetround(FE_TONEAREST);
+    fesetround(FE_DOWNWARD);
     WT_OK(weft_coro_resume(c));
+    WT_EQ(fegetround(), FE_DOWNWARD);
     fesetround(FE_TONEAREST);
     WT_ASSERT(r > 0.333333 && r < 0.333334);
+    WT_OK(weft_coro_destroy(c));
+}
+
+/* Without it (the default) the coroutines of a thread share the thread's
+ * environment, as goroutines do: a change made inside is seen outside. */
+static void fp_shared_fn(void *arg)
+{
+    (void)arg;
+    fesetround(FE_UPWARD);
+    WT_OK(weft_coro_yield());
+    WT_EQ(fegetround(), FE_DOWNWARD);
+    fesetround(FE_TONEAREST);
+}
+
+static void test_fp_env_shared(void)
+{
+    weft_coro *c;
+    WT_OK(weft_coro_create(&c, fp_shared_fn, NULL, NULL));
+    WT_OK(weft_coro_resume(c));
+    WT_EQ(fegetround(), FE_UPWARD);
+    fesetround(FE_DOWNWARD);
+    WT_OK(weft_coro_resume(c));
+    WT_ASSERT(weft_coro_done(c));
+    WT_EQ(fegetround(), FE_TONEAREST);
     WT_OK(weft_coro_destroy(c));
 }
 
@@ -330,7 +356,8 @@ int main(void)
     WT_RUN(test_errors);
     WT_RUN(test_names_and_sizes);
     WT_RUN(test_nesting);
-    WT_RUN(test_fp_state);
+    WT_RUN(test_fp_env_own);
+    WT_RUN(test_fp_env_shared);
     WT_RUN(test_big_stack);
     WT_RUN(test_many);
     WT_RUN(test_cross_thread);
