@@ -22,10 +22,11 @@ static void bouncer(void *arg)
 }
 
 /* One op: resume a coroutine and have it yield back (two switches). */
-static double coro_switch(long n)
+static double switch_round_trips(long n, bool fp_env)
 {
     weft_coro *c;
-    int rc = weft_coro_create(&c, bouncer, &n, NULL);
+    weft_coro_opts opts = {.fp_env = fp_env};
+    int rc = weft_coro_create(&c, bouncer, &n, &opts);
     if (rc < 0)
         return rc;
     switches = 0;
@@ -36,6 +37,16 @@ static double coro_switch(long n)
     weft_coro_resume(c); /* let it finish */
     weft_coro_destroy(c);
     return switches == n ? s : -EPROTO;
+}
+
+static double coro_switch(long n)
+{
+    return switch_round_trips(n, false);
+}
+
+static double coro_switch_fp(long n)
+{
+    return switch_round_trips(n, true);
 }
 
 static void empty(void *arg)
@@ -92,6 +103,8 @@ const weft_bench_kernel weft_bench_coro_kernels[] = {
      50000000, ctx_switch},
     {"coro_switch", "weft_coro_resume + weft_coro_yield round trip, one thread", "task_pingpong",
      20000000, coro_switch},
+    {"coro_switch_fp", "coro_switch of a coroutine with its own floating-point environment",
+     "task_pingpong", 20000000, coro_switch_fp},
     {"coro_lifecycle", "weft_coro create + run to end + destroy (pooled stack)", "coro_lifecycle",
      5000000, coro_lifecycle},
     {0},

@@ -84,7 +84,8 @@ typedef struct weft_coro_opts {
      * FPCR on AArch64) are saved and restored at each of its switches, and
      * it starts with the ABI's initial ones. Off (the default), the
      * coroutines of a thread share the thread's, as goroutines do, and a
-     * switch costs about a third less (docs/BENCHMARKS.md): a coroutine
+     * resume+yield round trip is 3-4 ns cheaper (bench coro_switch_fp,
+     * docs/BENCHMARKS.md): a coroutine
      * that calls fesetround() and suspends before restoring it changes the
      * rounding of whoever runs next. Turn it on for such code. */
     bool fp_env;

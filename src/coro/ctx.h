@@ -17,8 +17,8 @@
  * saves exactly the rest.
  *
  * Floating-point environment. The ABIs make the rounding mode and exception
- * masks callee-saved, but loading them stalls the pipeline (a third of a
- * switch here): weft__ctx_switch leaves them to the thread, shared by the
+ * masks callee-saved, but reading and loading them costs 3-4 ns per round
+ * trip here (bench coro_switch_fp): weft__ctx_switch leaves them to the thread, shared by the
  * contexts that run on it; weft__ctx_switch_fp gives each context its own.
  * A context must be switched out by the variant that switched it in.
  *
