@@ -17,7 +17,7 @@
 #include "bench/bench.h"
 #include "tools/weft_tool.h"
 
-enum { MAX_KERNELS = 32, MAX_PEERS = 7 };
+enum { MAX_KERNELS = 40, MAX_PEERS = 8 };
 
 typedef struct peer {
     const char *label;   /* column title */
@@ -215,7 +215,8 @@ int weft_cmd_bench(int argc, char **argv)
 
     const weft_bench_kernel *tables[] = {weft_bench_chan_kernels, weft_bench_sync_kernels,
                                          weft_bench_pool_kernels, weft_bench_coro_kernels,
-                                         weft_bench_loop_kernels, weft_bench_net_kernels};
+                                         weft_bench_loop_kernels, weft_bench_timer_kernels,
+                                         weft_bench_net_kernels};
     row rows[MAX_KERNELS];
     int nrows = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
@@ -244,6 +245,7 @@ int weft_cmd_bench(int argc, char **argv)
         {"libuv", "uv_peer", NULL, {0}, false, false},
         {"Python", "py_peer.py", "python3", {0}, false, false},
         {"uvloop", "uvloop_peer.py", "python3", {0}, false, false},
+        {"heap", "heap_peer", NULL, {0}, false, false},
     };
     int npeers = peers_on ? MAX_PEERS : 0;
     bool progress = isatty(STDERR_FILENO);

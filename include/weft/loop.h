@@ -222,7 +222,7 @@ typedef struct weft_timeout {
     int64_t deadline;
     /* Private. */
     void *task_, *prev_;
-    int64_t timer_[4];
+    int64_t timer_[6];
     uint32_t cancels_at_enter_;
     bool fired_, armed_;
 } weft_timeout;

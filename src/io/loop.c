@@ -67,8 +67,6 @@ struct loop_core {
 
 static _Thread_local weft_loop *tls_loop;
 
-enum { HEAP_HEADROOM = 64 };
-
 /* ---- the core (shared with foreign threads) ----------------------------- */
 
 static void core_unref(loop_core *c)
@@ -200,10 +198,8 @@ static void task_park(void *arg, weft__waiter *w, int64_t deadline)
     task *t = arg;
     weft_loop *loop = t->loop;
     t->waiter = w;
-    /* The scheduler arms the deadline's timer once we have suspended, on
-     * its own stack: the heap may grow (realloc), which a tiny task stack
-     * (weft/coro.h) should not have to carry. */
-    t->park_deadline = deadline;
+    if (deadline != WEFT_NEVER)
+        weft__timer_arm(loop, &t->park_timer, deadline);
     /* Acquire pairs with the claim's CAS: what the waker published before
      * waking is visible once the state says so. */
     while (atomic_load_explicit(&w->state, memory_order_acquire) == WEFT__WAITER_WAITING) {
@@ -216,7 +212,6 @@ static void task_park(void *arg, weft__waiter *w, int64_t deadline)
         weft_coro_yield();
     }
     weft__timer_disarm(loop, &t->park_timer);
-    t->park_deadline = WEFT_NEVER;
     t->waiter = NULL;
 }
 
@@ -282,111 +277,27 @@ static void task_cancel_hook(weft_future *f, void *ctx)
         weft_future_unref(f);
 }
 
-/* ---- timers: a binary min-heap ------------------------------------------ */
+/* ---- timers (io/timer.h) ------------------------------------------------ */
 
-void weft__timer_init(weft__timer *t, weft__timer_fn *fire, void *ctx)
+void weft__timer_arm(weft_loop *loop, weft__timer *t, int64_t deadline)
 {
-    t->deadline = WEFT_NEVER;
-    t->idx = WEFT__TIMER_IDLE;
-    t->fire = fire;
-    t->ctx = ctx;
-}
-
-static void heap_set(weft_loop *loop, size_t i, weft__timer *t)
-{
-    loop->heap[i] = t;
-    t->idx = i;
-}
-
-static void heap_up(weft_loop *loop, size_t i)
-{
-    weft__timer *t = loop->heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (loop->heap[parent]->deadline <= t->deadline)
-            break;
-        heap_set(loop, i, loop->heap[parent]);
-        i = parent;
-    }
-    heap_set(loop, i, t);
-}
-
-static void heap_down(weft_loop *loop, size_t i)
-{
-    weft__timer *t = loop->heap[i];
-    size_t n = loop->heap_len;
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        int64_t best = t->deadline;
-        if (l < n && loop->heap[l]->deadline < best) {
-            m = l;
-            best = loop->heap[l]->deadline;
-        }
-        if (l + 1 < n && loop->heap[l + 1]->deadline < best)
-            m = l + 1;
-        if (m == i)
-            break;
-        heap_set(loop, i, loop->heap[m]);
-        i = m;
-    }
-    heap_set(loop, i, t);
-}
-
-static void heap_remove(weft_loop *loop, size_t i)
-{
-    weft__timer *gone = loop->heap[i];
-    gone->idx = WEFT__TIMER_IDLE;
-    size_t last = --loop->heap_len;
-    if (i == last)
-        return;
-    heap_set(loop, i, loop->heap[last]);
-    if (i > 0 && loop->heap[(i - 1) / 2]->deadline > loop->heap[i]->deadline)
-        heap_up(loop, i);
-    else
-        heap_down(loop, i);
-}
-
-static int heap_reserve(weft_loop *loop, size_t cap)
-{
-    if (cap <= loop->heap_cap)
-        return 0;
-    weft__timer **h = realloc(loop->heap, cap * sizeof *h);
-    if (!h)
-        return -ENOMEM;
-    loop->heap = h;
-    loop->heap_cap = cap;
-    return 0;
-}
-
-int weft__timer_arm(weft_loop *loop, weft__timer *t, int64_t deadline)
-{
-    if (t->idx != WEFT__TIMER_IDLE)
-        heap_remove(loop, t->idx);
-    if (loop->heap_len == loop->heap_cap &&
-        heap_reserve(loop, loop->heap_cap ? 2 * loop->heap_cap : 64) < 0)
-        return -ENOMEM;
-    t->deadline = deadline;
-    loop->heap[loop->heap_len] = t;
-    heap_up(loop, loop->heap_len++);
+    weft__wheel_arm(&loop->timers, t, deadline);
     loop->stats.timers_armed++;
-    return 0;
 }
 
 void weft__timer_disarm(weft_loop *loop, weft__timer *t)
 {
-    if (t->idx != WEFT__TIMER_IDLE)
-        heap_remove(loop, t->idx);
+    weft__wheel_disarm(&loop->timers, t);
 }
 
-/* Fire every timer whose deadline has passed. */
+/* Fire every timer whose deadline has passed, earliest first. */
 static void fire_timers(weft_loop *loop)
 {
-    if (!loop->heap_len)
+    if (!loop->timers.armed)
         return;
-    int64_t now = weft_now();
-    while (loop->heap_len && loop->heap[0]->deadline <= now) {
-        weft__timer *t = loop->heap[0];
-        heap_remove(loop, 0);
+    weft__wheel_expire(&loop->timers, weft_now());
+    weft__timer *t;
+    while ((t = weft__wheel_pop(&loop->timers))) {
         loop->stats.timers_fired++;
         t->fire(loop, t);
     }
@@ -467,6 +378,7 @@ int weft_loop_create(weft_loop **out, const weft_loop_opts *opts)
         loop->backend->fini(loop);
         goto fail;
     }
+    weft__wheel_init(&loop->timers, weft_now()); /* on the clock chosen above */
     *out = loop;
     return 0;
 fail:
@@ -516,7 +428,6 @@ int weft_loop_destroy(weft_loop *loop)
         core_unref(c); /* each cached record's */
     }
     loop->backend->fini(loop);
-    free(loop->heap);
     free(loop->fds);
     if (loop->opts.virtual_time) {
         weft_clock_use_real();
@@ -580,7 +491,6 @@ int weft__spawn(weft_loop *loop, weft_task_fn *fn, void *arg, const weft_spawn_o
     t->state = T_NEW;
     t->group = group;
     weft__timer_init(&t->park_timer, park_timeout, t);
-    t->park_deadline = WEFT_NEVER;
     weft__future_set_cancel_hook(f, task_cancel_hook, t);
     if (!cached)
         atomic_fetch_add_explicit(&t->core->refs, 1, memory_order_relaxed);
@@ -732,18 +642,8 @@ static void run_task(weft_loop *loop, task *t)
         if (ran > loop->opts.stall_ns)
             stall_report(loop, t, ran);
     }
-    /* Keep room in the timer heap, here on the loop's stack, so that
-     * timeout scopes armed inside tasks seldom grow it on theirs. */
-    if (loop->heap_len + HEAP_HEADROOM > loop->heap_cap)
-        heap_reserve(loop, 2 * (loop->heap_len + HEAP_HEADROOM));
-    if (weft_coro_done(t->coro)) {
+    if (weft_coro_done(t->coro))
         finish_task(loop, t, t->rc);
-    } else if (t->state == T_PARKED && t->park_deadline != WEFT_NEVER &&
-               t->park_timer.idx == WEFT__TIMER_IDLE &&
-               weft__timer_arm(loop, &t->park_timer, t->park_deadline) < 0) {
-        /* No memory for the timer: time out now rather than never. */
-        weft__waiter_end(t->waiter, WEFT__WAITER_TIMEDOUT);
-    }
 }
 
 /* Take what foreign threads handed over. */
@@ -813,9 +713,9 @@ static bool finished(weft_loop *loop, weft_future *until)
  * time, jump to the next timer instead when nothing else can happen. */
 static void idle(weft_loop *loop)
 {
-    int64_t timeout = -1;
-    if (loop->heap_len) {
-        timeout = loop->heap[0]->deadline - weft_now();
+    int64_t timeout = -1, next = weft__wheel_next(&loop->timers);
+    if (next != WEFT_NEVER) {
+        timeout = next - weft_now();
         if (timeout < 0)
             timeout = 0;
     }

@@ -19,24 +19,15 @@
 #include <weft/loop.h>
 #include <weft/pool.h>
 
+#include "io/timer.h"
 #include "sync/lock.h"
 #include "sync/waiter.h"
 
-/* ---- timers (a binary min-heap of deadlines, loop.c) -------------------- */
+/* ---- timers (the loop's timing wheel, io/timer.h) ----------------------- */
 
-typedef struct weft__timer weft__timer;
-typedef void weft__timer_fn(weft_loop *loop, weft__timer *t);
-struct weft__timer {
-    int64_t deadline;
-    size_t idx; /* position in the heap, TIMER_IDLE when not armed */
-    weft__timer_fn *fire;
-    void *ctx;
-};
-#define WEFT__TIMER_IDLE SIZE_MAX
-
-void weft__timer_init(weft__timer *t, weft__timer_fn *fire, void *ctx);
-/* Arm (or re-arm) t at deadline. Returns 0 or -ENOMEM. */
-int weft__timer_arm(weft_loop *loop, weft__timer *t, int64_t deadline);
+/* Arm (or re-arm) t at deadline on loop's wheel; cannot fail. Loop's
+ * thread only, as every timer call. */
+void weft__timer_arm(weft_loop *loop, weft__timer *t, int64_t deadline);
 void weft__timer_disarm(weft_loop *loop, weft__timer *t);
 
 /* ---- tasks -------------------------------------------------------------- */
@@ -64,7 +55,6 @@ struct task {
     /* Parking (loop.c): the waiter it is parked on, the deadline timer. */
     weft__waiter *waiter;
     weft__timer park_timer;
-    int64_t park_deadline; /* armed by the scheduler after the task suspends */
     /* Cancellation (scope.c): pending requests (outside cancels, fired
      * timeout scopes, its group), shield depth, innermost timeout scope. */
     uint32_t cancels;
@@ -138,8 +128,7 @@ struct weft_loop {
     uint64_t alive;                /* spawned here or taken in, not finished */
     _Atomic uint64_t alive_posted; /* spawned by other threads, not taken in */
     /* Timers. */
-    weft__timer **heap;
-    size_t heap_len, heap_cap;
+    weft__wheel timers;
     /* Backend. */
     const weft__backend *backend;
     void *uring; /* backend_uring.c's state */

@@ -83,10 +83,7 @@ int weft_timeout_enter(weft_timeout *t, int64_t deadline)
         weft__task_cancel(k);
         return 0;
     }
-    if (weft__timer_arm(k->loop, scope_timer(t), deadline) < 0) {
-        k->scopes = t->prev_;
-        return -ENOMEM;
-    }
+    weft__timer_arm(k->loop, scope_timer(t), deadline);
     t->armed_ = true;
     return 0;
 }
@@ -111,9 +108,9 @@ int weft_timeout_reschedule(weft_timeout *t, int64_t deadline)
         weft__task_cancel(k);
         return 0;
     }
-    int rc = weft__timer_arm(k->loop, scope_timer(t), deadline);
-    t->armed_ = rc == 0;
-    return rc;
+    weft__timer_arm(k->loop, scope_timer(t), deadline);
+    t->armed_ = true;
+    return 0;
 }
 
 int weft_timeout_exit(weft_timeout *t, int rc)
