@@ -227,7 +227,9 @@ typedef struct weft_timeout {
     bool fired_, armed_;
 } weft_timeout;
 
-/* Returns: 0. Errors: -EPERM outside a task. In a task. */
+/* Returns: 0. Errors: -EPERM outside a task; -EINVAL if t is NULL;
+ * -EBUSY if t is entered already and not exited (CPython's "Timeout has
+ * already been entered"). In a task. */
 int weft_timeout_enter(weft_timeout *t, int64_t deadline);
 
 /* weft_timeout_reschedule: move the scope's deadline (asyncio's

@@ -68,6 +68,11 @@ int weft_timeout_enter(weft_timeout *t, int64_t deadline)
     task *k = weft__task_current();
     if (!k || !t)
         return k ? -EINVAL : -EPERM;
+    /* CPython's "Timeout has already been entered": linking t again would
+     * make the scope list a cycle. Scopes nest a few deep: a short walk. */
+    for (weft_timeout *s = k->scopes; s; s = s->prev_)
+        if (s == t)
+            return -EBUSY;
     t->deadline = deadline;
     t->task_ = k;
     t->prev_ = k->scopes;

@@ -149,6 +149,22 @@ static int exit_out_of_order(void)
     return 0;
 }
 
+/* test_reentrancy: a scope cannot be entered again before its exit;
+ * once exited it may be entered anew. */
+static int reentrancy(void)
+{
+    weft_timeout a, b;
+    WT_OK(weft_timeout_enter(&a, weft_deadline_in(WEFT_SEC)));
+    WT_ERR(weft_timeout_enter(&a, weft_deadline_in(WEFT_SEC)), -EBUSY);
+    WT_OK(weft_timeout_enter(&b, WEFT_NEVER));
+    WT_ERR(weft_timeout_enter(&a, WEFT_NEVER), -EBUSY); /* deeper in the chain */
+    WT_OK(weft_timeout_exit(&b, 0));
+    WT_OK(weft_timeout_exit(&a, 0));
+    WT_OK(weft_timeout_enter(&a, weft_deadline_in(WEFT_MSEC)));
+    WT_ERR(weft_timeout_exit(&a, weft_sleep_for(WEFT_SEC)), -ETIMEDOUT);
+    return 0;
+}
+
 /* test_timeout_in_the_past_sleep_zero: a zero sleep is a suspension
  * point, so a passed deadline cuts it. */
 static int past_deadline_sleep_zero(void)
@@ -204,6 +220,7 @@ static void test_timeout_scopes(void)
     WT_OK(run(nested_both_expire));
     WT_OK(run(reschedule));
     WT_OK(run(exit_out_of_order));
+    WT_OK(run(reentrancy));
     WT_OK(run(past_deadline_sleep_zero));
     WT_OK(run(foreign_error_passes));
     WT_ERR(run(timeout_after_cancellation), -ECANCELED);
