@@ -69,10 +69,13 @@ int weft_timeout_enter(weft_timeout *t, int64_t deadline)
     if (!k || !t)
         return k ? -EINVAL : -EPERM;
     /* CPython's "Timeout has already been entered": linking t again would
-     * make the scope list a cycle. Scopes nest a few deep: a short walk. */
-    for (weft_timeout *s = k->scopes; s; s = s->prev_)
-        if (s == t)
-            return -EBUSY;
+     * make the scope list a cycle. Only a scope whose task_ is this task
+     * can be in the list (exit clears it), so the walk is rare even with
+     * thousands of nested scopes. */
+    if (t->task_ == k)
+        for (weft_timeout *s = k->scopes; s; s = s->prev_)
+            if (s == t)
+                return -EBUSY;
     t->deadline = deadline;
     t->task_ = k;
     t->prev_ = k->scopes;
@@ -129,6 +132,7 @@ int weft_timeout_exit(weft_timeout *t, int rc)
         weft__timer_disarm(k->loop, scope_timer(t));
     t->armed_ = false;
     k->scopes = t->prev_;
+    t->task_ = NULL; /* no longer entered (weft_timeout_enter's check) */
     if (!t->fired_)
         return rc;
     assert(k->cancels > 0);
