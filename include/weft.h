@@ -11,6 +11,8 @@
 #include <weft/chan.h>
 #include <weft/future.h>
 #include <weft/pool.h>
+#include <weft/procpool.h>
+#include <weft/shm.h>
 #include <weft/coro.h>
 #include <weft/loop.h>
 #include <weft/net.h>

@@ -195,6 +195,11 @@ void weft__future_init(weft_future *f, uint32_t refs, void (*release)(weft_futur
     f->cancel_ctx = NULL;
 }
 
+bool weft__future_released_by(const weft_future *f, void (*release)(weft_future *f))
+{
+    return f && f->release == release;
+}
+
 void weft__future_set_cancel_hook(weft_future *f, void (*hook)(weft_future *f, void *ctx),
                                   void *ctx)
 {

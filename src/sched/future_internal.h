@@ -8,6 +8,7 @@
 #ifndef WEFT_SCHED_FUTURE_INTERNAL_H
 #define WEFT_SCHED_FUTURE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,10 @@ size_t weft__future_size(void);
  * the last reference is dropped (and any unrun callback nodes are freed),
  * release(f) is called instead of free(f); f must not be used after. */
 void weft__future_init(weft_future *f, uint32_t refs, void (*release)(weft_future *f));
+
+/* Whether f was made by weft__future_init with this release function: how
+ * a producer recognises its own futures among those users hand back. */
+bool weft__future_released_by(const weft_future *f, void (*release)(weft_future *f));
 
 /* Call hook(f, ctx) on the cancelling thread when weft_future_cancel()
  * records the first cancellation request on f while it is RUNNING (a

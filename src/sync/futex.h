@@ -42,6 +42,30 @@ static inline void weft__futex_wake(_Atomic uint32_t *addr, int n)
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
+/* weft__futex_wait_shared / weft__futex_wake_shared: the same on memory
+ * shared between processes (a MAP_SHARED mapping): the kernel keys the
+ * futex by the page, not by this process's address. */
+static inline int weft__futex_wait_shared(_Atomic uint32_t *addr, uint32_t expected,
+                                          int64_t deadline)
+{
+    struct timespec ts, *tsp = NULL;
+    if (deadline != WEFT_NEVER) {
+        ts.tv_sec = deadline / WEFT_SEC;
+        ts.tv_nsec = deadline % WEFT_SEC;
+        tsp = &ts;
+    }
+    long rc = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET, expected, tsp, NULL,
+                      FUTEX_BITSET_MATCH_ANY);
+    if (rc == -1 && errno == ETIMEDOUT)
+        return -ETIMEDOUT;
+    return 0;
+}
+
+static inline void weft__futex_wake_shared(_Atomic uint32_t *addr, int n)
+{
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
 /* A CPU hint for spin loops. */
 static inline void weft__cpu_relax(void)
 {

@@ -1,7 +1,6 @@
 /* Named shared memory segments and typed arrays (weft/shm.h): another
  * process sees the same bytes, names behave as POSIX shm names, errors are
  * reported, and nothing is left behind (no fd, no /dev/shm entry). */
-#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -10,18 +9,8 @@
 
 #include <weft/shm.h>
 
+#include "test_procs.h"
 #include "weft_test.h"
-
-static int count_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    WT_ASSERT(d);
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
 
 /* Whether /dev/shm holds a segment of this name (without its slash). */
 static bool in_dev_shm(const char *name)
