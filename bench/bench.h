@@ -19,6 +19,7 @@ extern const weft_bench_kernel weft_bench_sync_kernels[];
 extern const weft_bench_kernel weft_bench_pool_kernels[];
 extern const weft_bench_kernel weft_bench_coro_kernels[];
 extern const weft_bench_kernel weft_bench_loop_kernels[];
+extern const weft_bench_kernel weft_bench_procpool_kernels[];
 extern const weft_bench_kernel weft_bench_timer_kernels[];
 extern const weft_bench_kernel weft_bench_net_kernels[];
 

@@ -214,7 +214,8 @@ int weft_cmd_bench(int argc, char **argv)
     }
 
     const weft_bench_kernel *tables[] = {weft_bench_chan_kernels, weft_bench_sync_kernels,
-                                         weft_bench_pool_kernels, weft_bench_coro_kernels,
+                                         weft_bench_pool_kernels, weft_bench_procpool_kernels,
+                                         weft_bench_coro_kernels,
                                          weft_bench_loop_kernels, weft_bench_timer_kernels,
                                          weft_bench_net_kernels};
     row rows[MAX_KERNELS];

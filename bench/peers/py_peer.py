@@ -7,12 +7,13 @@ once every worker waits on a child.
     python3 py_peer.py [reps] [scale] [name...]
 """
 import asyncio
+import multiprocessing
 import os
 import queue
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
 
 
 def queue_1p1c(n):
@@ -206,6 +207,29 @@ def asyncio_timers(n):
     return asyncio.run(main())
 
 
+def square(x):
+    return x * x
+
+
+def proc_tiny(n):
+    # The seeds' ProcessPoolExecutor, one message per task (no chunking).
+    with ProcessPoolExecutor(max_workers=os.cpu_count()) as ex:
+        list(ex.map(square, range(100)))  # the workers are up
+        t0 = time.perf_counter()
+        for _ in ex.map(square, range(n)):
+            pass
+        return time.perf_counter() - t0
+
+
+def proc_map_chunked(n):
+    # multiprocessing.Pool.map with chunks of 1000 (its fastest form).
+    with multiprocessing.Pool(os.cpu_count()) as pool:
+        pool.map(square, range(100))
+        t0 = time.perf_counter()
+        pool.map(square, (i % 1000 for i in range(n)), chunksize=1000)
+        return time.perf_counter() - t0
+
+
 BENCHES = [
     ("chan_1p1c", 300_000, queue_1p1c),
     ("chan_4p4c", 200_000, queue_4p4c),
@@ -214,6 +238,8 @@ BENCHES = [
     ("pool_tiny_outside", 100_000, pool_tiny_outside),
     ("pool_tiny_inside", 100_000, pool_tiny_inside),
     ("pool_parallel_for", 2_000_000, pool_parallel_for),
+    ("proc_tiny", 10_000, proc_tiny),
+    ("proc_map_chunked", 2_000_000, proc_map_chunked),
     ("task_pingpong", 100_000, asyncio_pingpong),
     ("spawn_finish", 200_000, asyncio_spawn_finish),
     ("sleepers_1m", 100_000, asyncio_sleepers),
