@@ -122,10 +122,9 @@ static int core_post(loop_core *c, task *t)
 
 static size_t future_offset(void)
 {
-    static size_t off;
-    if (!off)
-        off = (weft__future_size() + 63) & ~(size_t)63;
-    return off;
+    /* Not cached in a static: a lazy cache is a data race between the
+     * first callers. */
+    return (weft__future_size() + 63) & ~(size_t)63;
 }
 
 weft_future *weft__task_future(task *t)
