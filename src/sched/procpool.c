@@ -165,10 +165,9 @@ static void count(_Atomic uint64_t *c)
 
 static size_t future_offset(void)
 {
-    static size_t off;
-    if (!off)
-        off = (weft__future_size() + 63) & ~(size_t)63;
-    return off;
+    /* Not cached in a static: a lazy cache is a data race between the
+     * first callers. */
+    return (weft__future_size() + 63) & ~(size_t)63;
 }
 
 static proc_task *task_of(weft_future *f)
