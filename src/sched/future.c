@@ -173,6 +173,8 @@ void weft_future_unref(weft_future *f)
 
 /* ---- Hooks for producers (sched/future_internal.h) ---------------------- */
 
+const size_t weft__future_bytes = sizeof(weft_future);
+
 size_t weft__future_size(void)
 {
     return sizeof(weft_future);

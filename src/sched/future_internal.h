@@ -17,8 +17,10 @@
 #include "sync/waiter.h"
 
 /* The size of a weft_future; memory for one must be aligned for any type
- * (as malloc's is). */
+ * (as malloc's is). Also as a constant, for producers that locate their
+ * record next to the future on hot paths (a load, not a call). */
 size_t weft__future_size(void);
+extern const size_t weft__future_bytes;
 
 /* Make the memory at f a PENDING future holding `refs` references. When
  * the last reference is dropped (and any unrun callback nodes are freed),

@@ -167,7 +167,7 @@ static size_t future_offset(void)
 {
     /* Not cached in a static: a lazy cache is a data race between the
      * first callers. */
-    return (weft__future_size() + 63) & ~(size_t)63;
+    return (weft__future_bytes + 63) & ~(size_t)63;
 }
 
 static proc_task *task_of(weft_future *f)
