@@ -50,6 +50,12 @@
  * With opts.max_crashes above 1 the task is retried until it has killed
  * that many workers. A task past its deadline has its worker killed and
  * replaced and fails with -ETIMEDOUT. The pool goes on serving throughout.
+ * If the zygote itself is killed, no worker can be started any more: the
+ * tasks in flight fail with WEFT_EWORKER_DIED and later submits with
+ * -EPIPE (create a new pool). The zygote is a child of the calling
+ * process: a waitpid(-1, ...) of the application's may reap it (the pool
+ * then reports it gone as above); weft installs no signal handler.
+ * Workers start with every signal at its default disposition.
  *
  * Backpressure: at most opts.max_in_flight tasks are submitted and not yet
  * finished; submit waits for room until its deadline.

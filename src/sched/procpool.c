@@ -836,9 +836,21 @@ static int spawn_zygote(weft_procpool *p)
     posix_spawn_file_actions_init(&fa);
     /* The zygote's end becomes its fd 3, without close-on-exec. */
     posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+    /* Every signal at its default and none blocked, whatever the caller
+     * did to its own (an ignored SIGCHLD would have the kernel reap the
+     * workers before the zygote could report how they died). */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     char *argv[] = {"weft-procpool-zygote", NULL};
     pid_t pid;
-    int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, env);
+    int rc = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv, env);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     free(env);
     close(sv[1]);

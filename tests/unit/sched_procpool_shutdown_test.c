@@ -216,11 +216,53 @@ static void test_backpressure(void)
     weft_procpool_destroy(p);
 }
 
+/* ---- the caller's signals -------------------------------------------------------------- */
+
+/* SIGKILL rather than SIGSEGV: sanitizer builds catch the latter. */
+static int die_now(const void *arg, size_t len, weft_proc_ctx *ctx)
+{
+    (void)arg;
+    (void)len;
+    (void)ctx;
+    raise(SIGKILL);
+    return 0;
+}
+WEFT_PROC_TASK(die_now);
+
+/* A caller that ignores SIGCHLD and blocks SIGTERM: its workers still
+ * start with default dispositions, and a worker's death is still seen and
+ * named. */
+static void test_callers_signals(void)
+{
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigaction(SIGCHLD, &ign, &old);
+    sigset_t term, old_mask;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &term, &old_mask);
+    weft_procpool *p;
+    weft_procpool_opts o = {.workers = 1};
+    WT_OK(weft_procpool_create(&p, &o));
+    weft_future *f;
+    WT_OK(weft_procpool_submit(p, WEFT_PROC_TASK_REF(die_now), NULL, 0, WEFT_NEVER, &f));
+    WT_ERR(weft_future_result(f, WEFT_NEVER, NULL), WEFT_EWORKER_DIED);
+    WT_EQ(weft_procpool_task_signal(f), SIGKILL);
+    weft_future_unref(f);
+    weft_future *g[3];
+    submit_naps(p, g, 3, 0);
+    outcome r = collect(g, 3);
+    WT_EQ(r.done, 3);
+    weft_procpool_destroy(p);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    sigaction(SIGCHLD, &old, NULL);
+}
+
 int main(void)
 {
     WT_RUN(test_modes);
     WT_RUN(test_busy_threads);
     WT_RUN(test_zygote_killed);
     WT_RUN(test_backpressure);
+    WT_RUN(test_callers_signals);
     return 0;
 }
