@@ -55,6 +55,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -408,9 +409,17 @@ static void take_response(weft_procpool *p, unsigned w, const proc_resp *r)
         return;
     }
     int err = r->err;
+    /* The record and the memfd come from a process that runs arbitrary
+     * code: a length they cannot hold is refused, never read past (an
+     * mmap beyond a memfd's end would fault here on access). */
+    struct stat st;
+    if (err == 0 && r->len &&
+        ((r->flags & PROC_RESP_FD) ? fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size < r->len
+                                   : r->len > r->size - sizeof *r))
+        err = -EPROTO;
     if (err == 0 && r->len) {
         if (r->flags & PROC_RESP_FD) {
-            void *m = fd >= 0 ? mmap(NULL, r->len, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+            void *m = mmap(NULL, r->len, PROT_READ, MAP_SHARED, fd, 0);
             if (m == MAP_FAILED) {
                 err = -ENOMEM;
             } else {
