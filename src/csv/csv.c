@@ -1,0 +1,618 @@
+/* The CSV reader: see weft/csv.h for the format and the contract.
+ *
+ * Speed. The inner loop looks at 16 bytes at a time: one vector compare
+ * per special byte (delimiter, quote, CR, LF) gives a bit mask of the
+ * places where something happens, and the loop jumps from one set bit to
+ * the next; ordinary bytes are never looked at one by one. A quoted field
+ * is crossed with memchr to its next quote. SSE2 on x86-64, NEON on
+ * AArch64, a byte loop elsewhere.
+ *
+ * Feeding. parse_buffer() handles the records that end inside one buffer,
+ * pointing fields into it. What is left at its end (a record that goes on
+ * in the next feed) is copied into `carry`; the next feed appends to it,
+ * line break by line break, until the record ends, and parses it there.
+ *
+ * Synchronization: none; a reader belongs to one thread at a time. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <weft/csv.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define CSV_SSE2 1
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#define CSV_NEON 1
+#endif
+
+struct weft_csv_reader {
+    char delim, quote;
+    size_t max_fields, max_record;
+    uint64_t offset; /* of the next byte to come */
+    uint64_t line;   /* of the next byte to come */
+    bool at_start;   /* the next byte is the input's first (BOM check) */
+    bool carry_open_quote;
+    /* A record that did not end in the last feed. */
+    char *carry;
+    size_t carry_len, carry_cap;
+    uint64_t carry_offset, carry_line;
+    /* Fields of the record being delivered. */
+    weft_csv_field *fields;
+    size_t fields_cap;
+    /* Undoubled quoted values, and which fields point there (their data is
+     * set once the record is complete: scratch may move until then). */
+    char *scratch;
+    size_t scratch_len, scratch_cap;
+    struct fixup {
+        size_t field, at;
+    } *fixups;
+    size_t nfixups, fixups_cap;
+};
+
+int weft_csv_reader_create(weft_csv_reader **out, const weft_csv_opts *opts)
+{
+    static const weft_csv_opts defaults = {0};
+    if (!out)
+        return -EINVAL;
+    if (!opts)
+        opts = &defaults;
+    char delim = opts->delimiter ? opts->delimiter : ',';
+    char quote = opts->quote ? opts->quote : '"';
+    if (delim == quote || delim == '\r' || delim == '\n' || quote == '\r' || quote == '\n')
+        return -EINVAL;
+    weft_csv_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    r->delim = delim;
+    r->quote = quote;
+    r->max_fields = opts->max_fields ? opts->max_fields : 65536;
+    r->max_record = opts->max_record ? opts->max_record : (size_t)64 << 20;
+    r->fields_cap = 64;
+    r->fields = malloc(r->fields_cap * sizeof *r->fields);
+    if (!r->fields) {
+        free(r);
+        return -ENOMEM;
+    }
+    weft_csv_reader_reset(r, 0, 1);
+    *out = r;
+    return 0;
+}
+
+void weft_csv_reader_destroy(weft_csv_reader *r)
+{
+    if (!r)
+        return;
+    free(r->carry);
+    free(r->fields);
+    free(r->scratch);
+    free(r->fixups);
+    free(r);
+}
+
+void weft_csv_reader_reset(weft_csv_reader *r, uint64_t offset, uint64_t line)
+{
+    r->offset = offset;
+    r->line = line;
+    r->at_start = offset == 0;
+    r->carry_len = 0;
+    r->carry_open_quote = false;
+}
+
+bool weft_csv_reader_in_quotes(const weft_csv_reader *r)
+{
+    return r->carry_open_quote;
+}
+
+/* ---- special bytes ----------------------------------------------------------------- */
+
+/* A bit per byte of p[0..16) that is one of the four special bytes. */
+static inline unsigned special_mask(const char *p, char delim, char quote)
+{
+#if CSV_SSE2
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i m = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(delim)), _mm_cmpeq_epi8(v, _mm_set1_epi8(quote))),
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\r'))));
+    return (unsigned)_mm_movemask_epi8(m);
+#elif CSV_NEON
+    uint8x16_t v = vld1q_u8((const uint8_t *)p);
+    uint8x16_t m = vorrq_u8(vorrq_u8(vceqq_u8(v, vdupq_n_u8((uint8_t)delim)),
+                                     vceqq_u8(v, vdupq_n_u8((uint8_t)quote))),
+                            vorrq_u8(vceqq_u8(v, vdupq_n_u8('\n')), vceqq_u8(v, vdupq_n_u8('\r'))));
+    /* Narrow to one bit per byte. */
+    static const uint8_t weights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    uint8x16_t bits = vandq_u8(m, vld1q_u8(weights));
+    unsigned lo = vaddv_u8(vget_low_u8(bits)), hi = vaddv_u8(vget_high_u8(bits));
+    return lo | (hi << 8);
+#else
+    unsigned mask = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = p[i];
+        if (c == delim || c == quote || c == '\n' || c == '\r')
+            mask |= 1u << i;
+    }
+    return mask;
+#endif
+}
+
+/* The first special byte in [p, end), or end. */
+static inline const char *next_special(const char *p, const char *end, char delim, char quote)
+{
+    while (end - p >= 16) {
+        unsigned m = special_mask(p, delim, quote);
+        if (m)
+            return p + __builtin_ctz(m);
+        p += 16;
+    }
+    for (; p < end; p++)
+        if (*p == delim || *p == quote || *p == '\n' || *p == '\r')
+            return p;
+    return end;
+}
+
+/* Line breaks in [p, end): LF, CRLF and a lone CR count one each (as
+ * Python's csv counts lines), inside quoted fields too. */
+static size_t count_newlines(const char *p, const char *end)
+{
+    size_t n = 0;
+    for (;;) {
+        p = next_special(p, end, '\n', '\r');
+        if (p == end)
+            return n;
+        n++;
+        if (*p == '\r' && p + 1 < end && p[1] == '\n')
+            p++;
+        p++;
+    }
+}
+
+/* ---- one buffer ------------------------------------------------------------------------- */
+
+/* Make *buf (capacity *cap) hold at least need bytes, doubling from
+ * first. Returns 0 or -ENOMEM (*buf unchanged). */
+static int grow(char **buf, size_t *cap, size_t need, size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : first;
+    while (c < need)
+        c *= 2;
+    char *b = realloc(*buf, c);
+    if (!b)
+        return -ENOMEM;
+    *buf = b;
+    *cap = c;
+    return 0;
+}
+
+static int push_field(weft_csv_reader *r, size_t *n, const char *data, size_t len, bool quoted)
+{
+    if (*n == r->fields_cap) {
+        if (r->fields_cap >= r->max_fields)
+            return -E2BIG;
+        size_t cap = r->fields_cap * 2 > r->max_fields ? r->max_fields : r->fields_cap * 2;
+        weft_csv_field *f = realloc(r->fields, cap * sizeof *f);
+        if (!f)
+            return -ENOMEM;
+        r->fields = f;
+        r->fields_cap = cap;
+    }
+    r->fields[*n] = (weft_csv_field){data, len, quoted};
+    (*n)++;
+    return 0;
+}
+
+/* Undouble the quotes of a quoted value into scratch, and note that field
+ * `field` is there. Returns the value's length, or -ENOMEM. */
+static int undouble(weft_csv_reader *r, size_t field, const char *p, size_t len)
+{
+    if (r->nfixups == r->fixups_cap) {
+        size_t cap = r->fixups_cap ? 2 * r->fixups_cap : 8;
+        struct fixup *f = realloc(r->fixups, cap * sizeof *f);
+        if (!f)
+            return -ENOMEM;
+        r->fixups = f;
+        r->fixups_cap = cap;
+    }
+    if (grow(&r->scratch, &r->scratch_cap, r->scratch_len + len, 256) < 0)
+        return -ENOMEM;
+    r->fixups[r->nfixups++] = (struct fixup){field, r->scratch_len};
+    char *o = r->scratch + r->scratch_len;
+    for (size_t i = 0; i < len; i++) {
+        o[0] = p[i];
+        o++;
+        if (p[i] == r->quote)
+            i++; /* the second of a pair */
+    }
+    size_t out = (size_t)(o - (r->scratch + r->scratch_len));
+    r->scratch_len += out;
+    return (int)out; /* fits: fields are under max_record */
+}
+
+typedef struct scan {
+    const char *base; /* the buffer */
+    uint64_t base_offset, line;
+    bool final;       /* no more input after this buffer */
+} scan;
+
+/* Outcome of parsing one record at p. */
+enum { REC_DONE, REC_INCOMPLETE, REC_STOP };
+
+/* Parse one record starting at *pp in [*pp, end); deliver it. On
+ * REC_DONE *pp is past its line break; on REC_INCOMPLETE nothing was
+ * delivered (the record needs more input; *open_quote tells whether a
+ * quote was open at the end). */
+static int parse_record(weft_csv_reader *r, scan *sc, const char **pp, const char *end,
+                        weft_csv_fn *fn, void *ctx, int *rc, bool *open_quote)
+{
+    const char delim = r->delim, quote = r->quote;
+    const char *rec = *pp, *p = rec;
+    size_t n = 0;
+    uint64_t lines = 0; /* line breaks inside quoted fields */
+    const char *error = NULL;
+    r->scratch_len = 0;
+    r->nfixups = 0;
+    *open_quote = false;
+    for (;;) {
+        /* A field starts at p. */
+        if (p < end && *p == quote) {
+            const char *q = p + 1, *close = NULL;
+            bool doubled = false;
+            for (;;) {
+                const char *c = memchr(q, quote, (size_t)(end - q));
+                if (!c)
+                    break;
+                if (c + 1 < end && c[1] == quote) {
+                    doubled = true;
+                    q = c + 2;
+                    continue;
+                }
+                if (c + 1 == end && !sc->final) {
+                    q = c; /* a pair may straddle the feed: wait */
+                    break;
+                }
+                close = c;
+                break;
+            }
+            if (!close) {
+                if (!sc->final) {
+                    *open_quote = true;
+                    return REC_INCOMPLETE;
+                }
+                error = "a quoted field is not closed before the end of the input";
+                lines += count_newlines(p, end);
+                int e = push_field(r, &n, p + 1, (size_t)(end - p - 1), true);
+                if (e < 0)
+                    return *rc = e, REC_STOP;
+                p = end;
+                break;
+            }
+            lines += count_newlines(p + 1, close);
+            int e;
+            if (doubled) {
+                int len = undouble(r, n, p + 1, (size_t)(close - p - 1));
+                if (len < 0)
+                    return *rc = len, REC_STOP;
+                e = push_field(r, &n, NULL, (size_t)len, true);
+            } else {
+                e = push_field(r, &n, p + 1, (size_t)(close - p - 1), true);
+            }
+            if (e < 0)
+                return *rc = e, REC_STOP;
+            p = close + 1;
+            if (p == end) {
+                if (!sc->final)
+                    return REC_INCOMPLETE;
+                break;
+            }
+            if (*p == delim) {
+                p++;
+                continue;
+            }
+            if (*p == '\n' || *p == '\r')
+                goto line_break;
+            /* Text after the closing quote: malformed; read on to the line
+             * break (outside quotes) to resynchronise. */
+            error = "text after the closing quote of a field";
+            for (;;) {
+                const char *c = next_special(p, end, delim, quote);
+                if (c == end) {
+                    if (!sc->final)
+                        return REC_INCOMPLETE;
+                    p = end;
+                    goto done;
+                }
+                if (*c == '\n' || *c == '\r') {
+                    p = c;
+                    goto line_break;
+                }
+                p = c + 1;
+            }
+        }
+        /* An unquoted field: up to the next delimiter or line break (a
+         * quote inside is an ordinary byte). */
+        const char *f = p;
+        for (;;) {
+            const char *c = next_special(p, end, delim, quote);
+            if (c == end) {
+                if (!sc->final)
+                    return REC_INCOMPLETE;
+                p = end;
+                break;
+            }
+            if (*c == quote) {
+                p = c + 1;
+                continue;
+            }
+            p = c;
+            break;
+        }
+        if (p == end) {
+            /* The input ends without a line break: the last field, unless
+             * the record is empty altogether. */
+            if (p > rec || n > 0) {
+                int e = push_field(r, &n, f, (size_t)(p - f), false);
+                if (e < 0)
+                    return *rc = e, REC_STOP;
+            }
+            break;
+        }
+        if (*p == delim) {
+            int e = push_field(r, &n, f, (size_t)(p - f), false);
+            if (e < 0)
+                return *rc = e, REC_STOP;
+            p++;
+            continue;
+        }
+        /* A line break ends the field and the record (an empty line: no
+         * field at all). */
+        if (p > rec || n > 0) {
+            int e = push_field(r, &n, f, (size_t)(p - f), false);
+            if (e < 0)
+                return *rc = e, REC_STOP;
+        }
+    line_break:
+        if (*p == '\r') {
+            if (p + 1 == end && !sc->final)
+                return REC_INCOMPLETE; /* CR LF may straddle the feed */
+            if (p + 1 < end && p[1] == '\n')
+                p++;
+        }
+        lines++;
+        p++;
+        break;
+    }
+done:;
+    /* Deliver. */
+    for (size_t i = 0; i < r->nfixups; i++)
+        r->fields[r->fixups[i].field].data = r->scratch + r->fixups[i].at;
+    const char *raw_end = p;
+    while (raw_end > rec && (raw_end[-1] == '\n' || raw_end[-1] == '\r'))
+        raw_end--;
+    if (!error && (size_t)(p - rec) > r->max_record)
+        error = "the record is longer than the limit";
+    weft_csv_record rec_out = {
+        .fields = r->fields,
+        .count = n,
+        .line = sc->line,
+        .offset = sc->base_offset + (uint64_t)(rec - sc->base),
+        .error = error,
+        .raw = rec,
+        .raw_len = (size_t)(raw_end - rec),
+    };
+    sc->line += lines;
+    *pp = p;
+    *rc = fn(ctx, &rec_out);
+    return *rc ? REC_STOP : REC_DONE;
+}
+
+/* ---- feeding ----------------------------------------------------------------------------- */
+
+static int keep(weft_csv_reader *r, const char *p, size_t len)
+{
+    if (grow(&r->carry, &r->carry_cap, r->carry_len + len, 4096) < 0)
+        return -ENOMEM;
+    memcpy(r->carry + r->carry_len, p, len);
+    r->carry_len += len;
+    return 0;
+}
+
+/* The first CR or LF in [p, end), or end. */
+static const char *next_break(const char *p, const char *end)
+{
+    while (end - p >= 16) {
+        unsigned m = special_mask(p, '\n', '\r');
+        if (m)
+            return p + __builtin_ctz(m);
+        p += 16;
+    }
+    while (p < end && *p != '\n' && *p != '\r')
+        p++;
+    return p;
+}
+
+/* Deliver a record that cannot be parsed (too long without ending): its
+ * kept bytes, as malformed; reading goes on with what follows. */
+static int too_long(weft_csv_reader *r, weft_csv_fn *fn, void *ctx)
+{
+    weft_csv_record rec = {.fields = r->fields,
+                           .count = 0,
+                           .line = r->carry_line,
+                           .offset = r->carry_offset,
+                           .error = "the record is longer than the limit",
+                           .raw = r->carry,
+                           .raw_len = r->carry_len};
+    r->carry_len = 0;
+    r->carry_open_quote = false;
+    return fn(ctx, &rec);
+}
+
+/* Parse the records of [p, end) (base offset and line in sc); keep a
+ * record that does not end. */
+static int parse_buffer(weft_csv_reader *r, scan *sc, const char *p, const char *end,
+                        weft_csv_fn *fn, void *ctx)
+{
+    while (p < end) {
+        int rc = 0;
+        bool open_quote;
+        const char *at = p;
+        switch (parse_record(r, sc, &p, end, fn, ctx, &rc, &open_quote)) {
+        case REC_DONE:
+            continue;
+        case REC_STOP:
+            return rc;
+        default:
+            r->carry_offset = sc->base_offset + (uint64_t)(at - sc->base);
+            r->carry_line = sc->line;
+            r->carry_open_quote = open_quote;
+            rc = keep(r, at, (size_t)(end - at));
+            if (rc < 0)
+                return rc;
+            if (r->carry_len > r->max_record)
+                return too_long(r, fn, ctx);
+            return 0;
+        }
+    }
+    return 0;
+}
+
+int weft_csv_feed(weft_csv_reader *r, const void *data, size_t len, weft_csv_fn *fn, void *ctx)
+{
+    const char *p = data, *end = p + len;
+    uint64_t data_offset = r->offset;
+    r->offset += len;
+    if (r->at_start) {
+        /* A byte order mark: wait for three bytes to know. */
+        static const char bom[3] = {(char)0xEF, (char)0xBB, (char)0xBF};
+        size_t have = r->carry_len;
+        while (have < 3 && p < end && *p == bom[have]) {
+            int rc = keep(r, p, 1);
+            if (rc < 0)
+                return rc;
+            p++;
+            data_offset++;
+            have++;
+        }
+        if (have < 3 && p == end)
+            return 0; /* still a prefix of the mark */
+        r->at_start = false;
+        if (have == 3 && memcmp(r->carry, bom, 3) == 0) {
+            r->carry_len = 0; /* skipped */
+        } else if (have) {
+            /* Not a mark after all: those bytes start the first record. */
+            r->carry_offset = 0;
+            r->carry_line = 1;
+        }
+        if (!r->carry_len)
+            r->line = 1;
+    }
+    scan sc = {.base = p, .base_offset = data_offset, .line = r->line, .final = false};
+    /* First end the record kept from earlier feeds, break by break. */
+    while (r->carry_len) {
+        if (p == end)
+            return 0;
+        const char *b = next_break(p, end);
+        if (b < end) {
+            b++;
+            if (b[-1] == '\r' && b < end && *b == '\n')
+                b++;
+        }
+        int rc = keep(r, p, (size_t)(b - p));
+        if (rc < 0)
+            return rc;
+        data_offset += (uint64_t)(b - p);
+        p = b;
+        scan csc = {.base = r->carry, .base_offset = r->carry_offset, .line = r->carry_line};
+        const char *cp = r->carry;
+        bool open_quote;
+        switch (parse_record(r, &csc, &cp, r->carry + r->carry_len, fn, ctx, &rc, &open_quote)) {
+        case REC_DONE: {
+            /* It ends at the last break kept, or at a lone CR that was the
+             * kept bytes' last before this round (it waited to see whether
+             * LF followed): then what was just appended is not its own, and
+             * goes back to the input. */
+            size_t rest = (size_t)(r->carry + r->carry_len - cp);
+            p -= rest;
+            data_offset -= rest;
+            r->carry_len = 0;
+            r->carry_open_quote = false;
+            sc.line = csc.line;
+            break;
+        }
+        case REC_STOP:
+            r->carry_len = 0;
+            return rc;
+        default:
+            r->carry_open_quote = open_quote;
+            if (r->carry_len > r->max_record && (rc = too_long(r, fn, ctx)) != 0)
+                return rc;
+            break;
+        }
+    }
+    sc.base = p;
+    sc.base_offset = data_offset;
+    int rc = parse_buffer(r, &sc, p, end, fn, ctx);
+    r->line = r->carry_len ? r->carry_line : sc.line;
+    return rc;
+}
+
+int weft_csv_finish(weft_csv_reader *r, weft_csv_fn *fn, void *ctx)
+{
+    int rc = 0;
+    if (r->carry_len) {
+        scan sc = {.base = r->carry, .base_offset = r->carry_offset, .line = r->carry_line,
+                   .final = true};
+        const char *p = r->carry, *end = r->carry + r->carry_len;
+        while (p < end && rc == 0) {
+            bool open_quote;
+            if (parse_record(r, &sc, &p, end, fn, ctx, &rc, &open_quote) != REC_DONE)
+                break;
+        }
+    }
+    weft_csv_reader_reset(r, 0, 1);
+    return rc;
+}
+
+/* ---- chunks ------------------------------------------------------------------------------- */
+
+size_t weft_csv_count_quotes(const void *buf, size_t len, char quote)
+{
+    const char *p = buf, *end = p + len;
+    if (!quote)
+        quote = '"';
+    size_t n = 0;
+#if CSV_SSE2
+    __m128i q = _mm_set1_epi8(quote);
+    for (; end - p >= 16; p += 16)
+        n += (size_t)__builtin_popcount(
+            (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), q)));
+#endif
+    for (; p < end; p++)
+        n += *p == quote;
+    return n;
+}
+
+size_t weft_csv_find_record_start(const void *buf, size_t len, bool in_quotes, char quote)
+{
+    const char *base = buf, *p = base, *end = base + len;
+    if (!quote)
+        quote = '"';
+    for (;;) {
+        const char *c = next_special(p, end, quote, '\n');
+        /* next_special looks for '\r' too. */
+        if (c == end)
+            return len;
+        if (*c == quote) {
+            in_quotes = !in_quotes;
+        } else if (!in_quotes) {
+            c++;
+            if (c[-1] == '\r' && c < end && *c == '\n')
+                c++;
+            return (size_t)(c - base);
+        }
+        p = c + 1;
+    }
+}

@@ -1,0 +1,401 @@
+/* The CSV reader (weft/csv.h):
+ * - known cases: quoting, doubled quotes, embedded delimiters and line
+ *   breaks, CRLF and lone CR, BOM, empty lines and fields, another
+ *   delimiter, line numbers and offsets, malformed records delivered and
+ *   read past;
+ * - feeding in pieces of every size gives the records of one feed;
+ * - chunks cut with weft_csv_count_quotes/weft_csv_find_record_start and
+ *   parsed separately give the records of the whole, also when quoted
+ *   line breaks straddle the cuts;
+ * - differential: random tricky inputs read by Python's csv module
+ *   (strict=True) and by the reader: the same rows, or both reject at the
+ *   same record (skipped without python3). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <weft/csv.h>
+
+#include "weft_test.h"
+
+/* Records rendered as text: fields joined by '|' with '\' escaping, one
+ * record per line, "!<error>" for a malformed one, "#<line>@<offset>"
+ * prefixed when positions are wanted. */
+typedef struct out {
+    char *buf;
+    size_t len, cap;
+    bool positions;
+    int errors;
+} out;
+
+static void put(out *o, const char *s, size_t n)
+{
+    if (o->len + n + 1 > o->cap) {
+        o->cap = (o->len + n + 1) * 2;
+        o->buf = realloc(o->buf, o->cap);
+        WT_ASSERT(o->buf);
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    o->buf[o->len] = 0;
+}
+
+static int render(void *ctx, const weft_csv_record *r)
+{
+    out *o = ctx;
+    char tmp[64];
+    if (o->positions) {
+        int n = snprintf(tmp, sizeof tmp, "#%llu@%llu ", (unsigned long long)r->line,
+                         (unsigned long long)r->offset);
+        put(o, tmp, (size_t)n);
+    }
+    if (r->error) {
+        o->errors++;
+        put(o, "!", 1);
+        put(o, r->error, strlen(r->error));
+        put(o, "\n", 1);
+        return 0;
+    }
+    for (size_t i = 0; i < r->count; i++) {
+        if (i)
+            put(o, "|", 1);
+        for (size_t k = 0; k < r->fields[i].len; k++) {
+            char c = r->fields[i].data[k];
+            if (c == '|' || c == '\\' || c == '\n' || c == '\r') {
+                put(o, "\\", 1);
+                c = c == '\n' ? 'n' : c == '\r' ? 'r' : c;
+            }
+            put(o, &c, 1);
+        }
+    }
+    put(o, "\n", 1);
+    return 0;
+}
+
+/* Parse text fed in pieces of `piece` bytes (0: at once). */
+static out parse(const char *text, size_t len, size_t piece, bool positions,
+                 const weft_csv_opts *opts)
+{
+    weft_csv_reader *r;
+    WT_OK(weft_csv_reader_create(&r, opts));
+    out o = {.positions = positions};
+    put(&o, "", 0);
+    if (!piece)
+        piece = len ? len : 1;
+    for (size_t at = 0; at < len; at += piece)
+        WT_OK(weft_csv_feed(r, text + at, len - at < piece ? len - at : piece, render, &o));
+    WT_OK(weft_csv_finish(r, render, &o));
+    weft_csv_reader_destroy(r);
+    return o;
+}
+
+static void expect(const char *text, const char *want)
+{
+    out o = parse(text, strlen(text), 0, false, NULL);
+    if (strcmp(o.buf, want) != 0)
+        WT_FAIL_("input \"%s\":\n  got  \"%s\"\n  want \"%s\"", text, o.buf, want);
+    /* Every way of cutting it gives the same. */
+    for (size_t piece = 1; piece <= 7; piece++) {
+        out p = parse(text, strlen(text), piece, false, NULL);
+        if (strcmp(p.buf, want) != 0)
+            WT_FAIL_("input \"%s\" in pieces of %zu:\n  got  \"%s\"\n  want \"%s\"", text, piece,
+                     p.buf, want);
+        free(p.buf);
+    }
+    free(o.buf);
+}
+
+static void test_known_cases(void)
+{
+    expect("a,b,c\n1,2,3\n", "a|b|c\n1|2|3\n");
+    expect("a,b,c\n1,2,3", "a|b|c\n1|2|3\n");      /* no final line break */
+    expect("a,b\r\n1,2\r\n", "a|b\n1|2\n");        /* CRLF */
+    expect("a,b\r1,2\r", "a|b\n1|2\n");            /* lone CR */
+    expect("\xEF\xBB\xBFx,y\n", "x|y\n");          /* BOM skipped */
+    expect("x,\xEF\xBB\xBF\n", "x|\xEF\xBB\xBF\n"); /* not at the start: data */
+    expect("\"a,b\",c\n", "a,b|c\n");              /* delimiter in quotes */
+    expect("\"a\"\"b\",c\n", "a\"b|c\n");          /* doubled quote */
+    expect("\"line1\nline2\",x\n", "line1\\nline2|x\n");
+    expect("\"cr\r\nlf\"\n", "cr\\r\\nlf\n");
+    expect("a\"b,c\n", "a\"b|c\n"); /* a quote inside an unquoted field */
+    expect(",,\n", "||\n");
+    expect("\"\",\"\"\n", "|\n");
+    expect("a\n\nb\n", "a\n\nb\n"); /* an empty line: no field */
+    expect("\"\"\"\"\n", "\"\n");
+    expect("", "");
+    /* Malformed: delivered as such, reading goes on. */
+    expect("\"a\"b,c\nd,e\n", "!text after the closing quote of a field\nd|e\n");
+    expect("x\n\"open,", "x\n!a quoted field is not closed before the end of the input\n");
+    /* Another delimiter. */
+    weft_csv_opts semi = {.delimiter = ';'};
+    out o = parse("a;b,c\n", 6, 0, false, &semi);
+    WT_STREQ(o.buf, "a|b,c\n");
+    free(o.buf);
+    weft_csv_reader *r;
+    weft_csv_opts bad = {.delimiter = '\n'};
+    WT_ERR(weft_csv_reader_create(&r, &bad), -EINVAL);
+    weft_csv_opts same = {.delimiter = '"'};
+    WT_ERR(weft_csv_reader_create(&r, &same), -EINVAL);
+}
+
+static void test_positions(void)
+{
+    const char *text = "h1,h2\n\"multi\nline\",x\n\nlast,y\r\nz";
+    out o = parse(text, strlen(text), 0, true, NULL);
+    WT_STREQ(o.buf, "#1@0 h1|h2\n#2@6 multi\\nline|x\n#4@21 \n#5@22 last|y\n#6@30 z\n");
+    for (size_t piece = 1; piece < 9; piece++) {
+        out p = parse(text, strlen(text), piece, true, NULL);
+        WT_STREQ(p.buf, o.buf);
+        free(p.buf);
+    }
+    /* With a BOM, offsets count it. */
+    out b = parse("\xEF\xBB\xBF" "a\nb\n", 7, 1, true, NULL);
+    WT_STREQ(b.buf, "#1@3 a\n#2@5 b\n");
+    free(b.buf);
+    free(o.buf);
+}
+
+/* ---- random tricky inputs --------------------------------------------------------- */
+
+static uint64_t rng = 0x243F6A8885A308D3u;
+
+static unsigned pick(unsigned n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (unsigned)(rng % n);
+}
+
+/* A CSV text, mostly well-formed, with every tricky part; sometimes a
+ * malformed record (text after a closing quote, an unclosed quote). */
+static size_t generate(char *buf, size_t cap, bool allow_bad)
+{
+    static const char plain[] = "ab1 ,.x\"";
+    size_t n = 0;
+    int records = 1 + (int)pick(12);
+    for (int r = 0; r < records && n + 200 < cap; r++) {
+        int fields = (int)pick(5);
+        for (int f = 0; f < fields; f++) {
+            if (f)
+                buf[n++] = ',';
+            if (pick(3) == 0) {
+                buf[n++] = '"';
+                int len = (int)pick(8);
+                for (int i = 0; i < len; i++) {
+                    int k = (int)pick(8);
+                    if (k == 0) {
+                        buf[n++] = '"';
+                        buf[n++] = '"';
+                    } else if (k == 1) {
+                        buf[n++] = '\n';
+                    } else if (k == 2) {
+                        buf[n++] = '\r';
+                    } else if (k == 3) {
+                        buf[n++] = ',';
+                    } else {
+                        buf[n++] = "xyz 12"[pick(6)];
+                    }
+                }
+                buf[n++] = '"';
+                if (allow_bad && pick(40) == 0)
+                    buf[n++] = 'X'; /* text after the closing quote */
+            } else {
+                int len = (int)pick(6);
+                for (int i = 0; i < len; i++) {
+                    char c = plain[pick(sizeof plain - 1)];
+                    /* A quote inside an unquoted field is legal (read as
+                     * a byte), but it breaks the quote parity that chunk
+                     * cutting relies on: only in the "bad" inputs. */
+                    if (c == ',' || (c == '"' && (i == 0 || !allow_bad)))
+                        c = 'q';
+                    buf[n++] = c;
+                }
+            }
+        }
+        int end = (int)pick(6);
+        if (end == 0)
+            buf[n++] = '\r';
+        else if (end == 1) {
+            buf[n++] = '\r';
+            buf[n++] = '\n';
+        } else if (r + 1 < records || end > 2)
+            buf[n++] = '\n';
+    }
+    if (allow_bad && pick(30) == 0) {
+        buf[n++] = '"';
+        buf[n++] = 'u';
+    }
+    return n;
+}
+
+static void test_pieces_random(void)
+{
+    char text[4096];
+    for (int round = 0; round < WT_SCALE(3000); round++) {
+        size_t len = generate(text, sizeof text, true);
+        out whole = parse(text, len, 0, true, NULL);
+        size_t piece = 1 + pick(9);
+        out cut = parse(text, len, piece, true, NULL);
+        if (strcmp(whole.buf, cut.buf) != 0)
+            WT_FAIL_("round %d, pieces of %zu:\n%s\nvs\n%s", round, piece, whole.buf, cut.buf);
+        free(whole.buf);
+        free(cut.buf);
+    }
+}
+
+/* Cut a well-formed text at random offsets moved to record starts (by
+ * quote parity), parse each chunk with its own reader, concatenate. */
+static void test_chunks(void)
+{
+    char text[1 << 16];
+    for (int round = 0; round < WT_SCALE(500); round++) {
+        size_t len = 0;
+        while (len < sizeof text - 4096) {
+            len += generate(text + len, sizeof text - len, false);
+            /* Each piece ends its last record, or the next would run on
+             * into it. */
+            if (len && text[len - 1] != '\n' && text[len - 1] != '\r')
+                text[len++] = '\n';
+        }
+        out whole = parse(text, len, 0, true, NULL);
+        out parts = {.positions = true};
+        put(&parts, "", 0);
+        size_t start = 0;
+        uint64_t line = 1;
+        while (start < len) {
+            size_t guess = start + 1 + pick(5000);
+            size_t next = len;
+            if (guess < len) {
+                bool in_quotes = weft_csv_count_quotes(text, guess, 0) % 2 == 1;
+                next = guess + weft_csv_find_record_start(text + guess, len - guess, in_quotes, 0);
+            }
+            weft_csv_reader *r;
+            WT_OK(weft_csv_reader_create(&r, NULL));
+            weft_csv_reader_reset(r, start, line);
+            WT_OK(weft_csv_feed(r, text + start, next - start, render, &parts));
+            WT_ASSERT(!weft_csv_reader_in_quotes(r));
+            WT_OK(weft_csv_finish(r, render, &parts));
+            weft_csv_reader_destroy(r);
+            for (size_t i = start; i < next; i++)
+                line += text[i] == '\n' || (text[i] == '\r' && (i + 1 == len || text[i + 1] != '\n'));
+            start = next;
+        }
+        if (strcmp(whole.buf, parts.buf) != 0)
+            WT_FAIL_("round %d: chunks differ", round);
+        free(whole.buf);
+        free(parts.buf);
+    }
+}
+
+/* ---- differential: Python's csv module -------------------------------------------- */
+
+/* Reads every file named on its command line; prints each one's rows
+ * (rendered as render() does) and "=\n" after each. */
+static const char *py_script =
+    "import csv, io, sys\n"
+    "def esc(f):\n"
+    "    return f.replace('\\\\','\\\\\\\\').replace('|','\\\\|').replace('\\n','\\\\n')"
+    ".replace('\\r','\\\\r')\n"
+    "for path in sys.argv[1:]:\n"
+    "    data = open(path, 'rb').read().decode('latin-1')\n"
+    "    if data.startswith('\\xef\\xbb\\xbf'): data = data[3:]\n"
+    "    out = []\n"
+    "    try:\n"
+    "        for row in csv.reader(io.StringIO(data, newline=''), strict=True):\n"
+    "            out.append('|'.join(esc(f) for f in row))\n"
+    "    except csv.Error:\n"
+    "        out.append('!')\n"
+    "    sys.stdout.write(''.join(l + '\\n' for l in out) + '=\\n')\n";
+
+enum { DIFF_BATCH = 100 };
+
+static void test_against_python(void)
+{
+    if (system("python3 -c 'import csv' >/dev/null 2>&1") != 0) {
+        printf("   (python3 not found: differential part skipped)\n");
+        return;
+    }
+    char dir[] = "/tmp/weft-csv-XXXXXX";
+    WT_ASSERT(mkdtemp(dir));
+    char script[256];
+    snprintf(script, sizeof script, "%s/read.py", dir);
+    FILE *f = fopen(script, "w");
+    fputs(py_script, f);
+    fclose(f);
+    int rounds = WT_SCALE(1000), agree_bad = 0;
+    static char texts[DIFF_BATCH][4096];
+    static size_t lens[DIFF_BATCH];
+    for (int done = 0; done < rounds; done += DIFF_BATCH) {
+        int batch = rounds - done < DIFF_BATCH ? rounds - done : DIFF_BATCH;
+        size_t cmd_len = 0, cmd_cap = 64 + (size_t)batch * 300;
+        char *cmd = malloc(cmd_cap);
+        cmd_len += (size_t)snprintf(cmd, cmd_cap, "python3 %s", script);
+        for (int i = 0; i < batch; i++) {
+            lens[i] = generate(texts[i], sizeof texts[i], true);
+            char input[256];
+            snprintf(input, sizeof input, "%s/in%d.csv", dir, i);
+            f = fopen(input, "wb");
+            fwrite(texts[i], 1, lens[i], f);
+            fclose(f);
+            cmd_len += (size_t)snprintf(cmd + cmd_len, cmd_cap - cmd_len, " %s", input);
+        }
+        FILE *py = popen(cmd, "r");
+        WT_ASSERT(py);
+        out all = {0};
+        put(&all, "", 0);
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, py)) > 0)
+            put(&all, buf, n);
+        WT_EQ(pclose(py), 0);
+        free(cmd);
+        char *want = all.buf;
+        for (int i = 0; i < batch; i++) {
+            /* This input's rows run up to the next line that is "=". */
+            char *sep = want;
+            while (!(sep[0] == '=' && sep[1] == '\n' && (sep == want || sep[-1] == '\n')))
+                WT_ASSERT(*sep++);
+            *sep = 0;
+            out got = parse(texts[i], lens[i], 0, false, NULL);
+            /* Python stops at its first error; compare up to there, and
+             * both must reject that record. */
+            char *py_bad = strstr(want, "!\n");
+            while (py_bad && py_bad != want && py_bad[-1] != '\n')
+                py_bad = strstr(py_bad + 1, "!\n");
+            if (py_bad) {
+                size_t keep = (size_t)(py_bad - want);
+                if (strncmp(got.buf, want, keep) != 0 || got.buf[keep] != '!')
+                    WT_FAIL_("input %d: python rejects at %zu\n--- python\n%s--- weft\n%s",
+                             done + i, keep, want, got.buf);
+                agree_bad++;
+            } else if (strcmp(got.buf, want) != 0) {
+                WT_FAIL_("input %d:\n--- python\n%s--- weft\n%s", done + i, want, got.buf);
+            }
+            free(got.buf);
+            want = sep + 2;
+        }
+        free(all.buf);
+    }
+    for (int i = 0; i < DIFF_BATCH; i++) {
+        char input[256];
+        snprintf(input, sizeof input, "%s/in%d.csv", dir, i);
+        unlink(input);
+    }
+    unlink(script);
+    rmdir(dir);
+    printf("   %d inputs agree with Python's csv (%d rejected by both)\n", rounds, agree_bad);
+}
+
+int main(void)
+{
+    WT_RUN(test_known_cases);
+    WT_RUN(test_positions);
+    WT_RUN(test_pieces_random);
+    WT_RUN(test_chunks);
+    WT_RUN(test_against_python);
+    return 0;
+}
