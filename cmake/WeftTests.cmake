@@ -73,6 +73,13 @@ if(CMAKE_BUILD_TYPE STREQUAL "Release")
   set_tests_properties(install/pkgconfig PROPERTIES TIMEOUT 120 LABELS "install")
 endif()
 
+# End-to-end tests of the weft tool's subcommands (every build type: under
+# TSan and ASan they run the instrumented tool).
+if(TARGET weft)
+  add_test(NAME e2e/etl COMMAND ${CMAKE_SOURCE_DIR}/tests/e2e/etl.sh $<TARGET_FILE:weft>)
+  set_tests_properties(e2e/etl PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS "e2e;etl")
+endif()
+
 # The fuzz targets; the AArch64 context switch, cross-built and run under
 # qemu-user; and the coroutine tests under valgrind, which must follow
 # every stack switch (Release only: none mixes with the sanitizer builds).

@@ -11,6 +11,7 @@ static const struct {
 } commands[] = {
     {"demo", weft_cmd_demo, "a channel pipeline with live metrics (what `make run` shows)"},
     {"bench", weft_cmd_bench, "weft side by side with Go, oneTBB, glibc and Python; prints ratios"},
+    {"etl", weft_cmd_etl, "the seeds' CSV ETL: generate, summarize CSV files in parallel"},
 };
 
 static void usage(FILE *f)

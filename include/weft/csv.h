@@ -113,6 +113,11 @@ bool weft_csv_reader_in_quotes(const weft_csv_reader *r);
 /* weft_csv_count_quotes: how many quote characters buf[0..len) holds. */
 size_t weft_csv_count_quotes(const void *buf, size_t len, char quote);
 
+/* weft_csv_count_breaks: how many line breaks buf[0..len) holds: LF, CR
+ * LF and a lone CR count one each (a CR at the very end counts as lone:
+ * a caller joining buffers subtracts one when the next starts with LF). */
+size_t weft_csv_count_breaks(const void *buf, size_t len);
+
 /* weft_csv_find_record_start: the offset in buf of the first record that
  * starts after a line break outside quotes, given whether buf[0] is
  * inside a quoted field (in_quotes). Returns len if there is none.

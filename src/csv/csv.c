@@ -595,6 +595,33 @@ size_t weft_csv_count_quotes(const void *buf, size_t len, char quote)
     return n;
 }
 
+size_t weft_csv_count_breaks(const void *buf, size_t len)
+{
+    const char *p = buf, *end = p + len;
+    size_t lf = 0, cr = 0, crlf = 0;
+#if CSV_SSE2
+    const __m128i vl = _mm_set1_epi8('\n'), vr = _mm_set1_epi8('\r');
+    for (; end - p >= 17; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i next = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+        unsigned l = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vl));
+        unsigned r = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vr));
+        unsigned rl = r & (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(next, vl));
+        lf += (size_t)__builtin_popcount(l);
+        cr += (size_t)__builtin_popcount(r);
+        crlf += (size_t)__builtin_popcount(rl);
+    }
+#endif
+    for (; p < end; p++) {
+        lf += *p == '\n';
+        if (*p == '\r') {
+            cr++;
+            crlf += p + 1 < end && p[1] == '\n';
+        }
+    }
+    return lf + cr - crlf;
+}
+
 size_t weft_csv_find_record_start(const void *buf, size_t len, bool in_quotes, char quote)
 {
     const char *base = buf, *p = base, *end = base + len;

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# `weft etl summarize` side by side with the tools a data engineer would
+# otherwise use, on the same files and the same summary (rows; count, sum,
+# mean, min, max and standard deviation of order_id, amount and
+# customer_id; the number of distinct customer_id):
+#   pandas (python3-pandas: read_csv + agg + nunique, the seeds' approach),
+#   Miller (mlr stats1; its distinct_count applies to all three columns),
+#   GNU datamash (one pass over the rows, headers stripped for many files).
+# Workloads: one 1 GB orders file, and 1000 small orders files (100 KB).
+# Prints wall seconds and peak RSS of each, and weft's speedup over each.
+#
+#   bench/etl_bench.sh [WEFT_BINARY] [DATA_DIR]
+# The data is generated once (weft etl gen, seeded) and kept in DATA_DIR
+# (default /tmp/weft-etl-bench). Peers that are not installed are skipped:
+# scripts/install-deps.sh --peers installs them.
+set -euo pipefail
+weft=${1:-./build/release/weft}
+dir=${2:-/tmp/weft-etl-bench}
+py=/usr/bin/python3 # Debian's: python3-pandas is installed for it
+mkdir -p "$dir"
+if [ ! -s "$dir/big/orders_0.csv" ]; then
+  echo "generating 1 GB in $dir/big ..." >&2
+  "$weft" etl gen --files 1 --size 1G -o "$dir/big" 2>/dev/null
+fi
+if [ ! -s "$dir/small/orders_999.csv" ]; then
+  echo "generating 1000 files in $dir/small ..." >&2
+  "$weft" etl gen --files 1000 --size 100k -o "$dir/small" 2>/dev/null
+fi
+
+# run CMD...: one timed run; prints "seconds rss_kb", or "- 0" if it failed.
+times=$(mktemp)
+trap 'rm -f "$times"' EXIT
+run() {
+  if /usr/bin/time -f "%e %M" -o "$times" "$@" >/dev/null 2>&1; then
+    cat "$times"
+  else
+    echo "- 0"
+  fi
+}
+
+pandas_script='
+import sys, pandas as pd
+frames = [pd.read_csv(f) for f in sys.argv[1:]]
+df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+cols = ["order_id", "amount", "customer_id"]
+s = df[cols].agg(["count", "sum", "mean", "min", "max", "std"])
+print(len(df), s.to_dict(), df["customer_id"].nunique())
+'
+datamash_args=(-t, count 1 sum 1 mean 1 min 1 max 1 sstdev 1 sum 2 mean 2 min 2 max 2 sstdev 2
+               sum 3 mean 3 min 3 max 3 sstdev 3 countunique 3)
+
+for workload in big small; do
+  files=("$dir/$workload"/orders_*.csv)
+  bytes=$(cat "${files[@]}" | wc -c)
+  echo "== $workload: ${#files[@]} file(s), $((bytes / 1000000)) MB"
+  printf "%-10s %10s %12s %10s\n" tool seconds "peak RSS" "weft is"
+  read -r wt wm < <(run "$weft" etl summarize --no-progress --distinct customer_id "${files[@]}")
+  printf "%-10s %10s %10s MB %10s\n" weft "$wt" "$((wm / 1024))" "-"
+  ratio() { awk -v a="$1" -v b="$wt" 'BEGIN { if (a == "-" || b == 0) print "-"; else printf "%.1fx\n", a / b }'; }
+  if "$py" -c 'import pandas' 2>/dev/null; then
+    read -r t m < <(run "$py" -c "$pandas_script" "${files[@]}")
+    printf "%-10s %10s %10s MB %10s\n" pandas "$t" "$((m / 1024))" "$(ratio "$t")"
+  fi
+  if command -v mlr >/dev/null; then
+    read -r t m < <(run mlr --icsv --ojson stats1 -a count,sum,mean,min,max,stddev,distinct_count \
+                      -f order_id,amount,customer_id "${files[@]}")
+    printf "%-10s %10s %10s MB %10s\n" mlr "$t" "$((m / 1024))" "$(ratio "$t")"
+  fi
+  if command -v datamash >/dev/null; then
+    read -r t m < <(run sh -c 'tail -q -n +2 "$@" | datamash '"${datamash_args[*]}" sh "${files[@]}")
+    printf "%-10s %10s %10s MB %10s\n" datamash "$t" "$((m / 1024))" "$(ratio "$t")"
+  fi
+done

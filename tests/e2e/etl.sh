@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# End-to-end tests of `weft etl` (gen, summarize): results against Python's
+# csv module, chunked runs against one-chunk runs (quoted line breaks
+# across the cuts included), every --on-error mode with the line numbers
+# and reasons of bad records, the output formats, group-by, and the errors
+# of bad command lines.
+#   tests/e2e/etl.sh WEFT_BINARY
+set -euo pipefail
+weft=$1
+command -v python3 >/dev/null || { echo "skipped: python3 not installed"; exit 77; }
+dir=$(mktemp -d /tmp/weft-etl-test.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+
+echo "-- gen is seeded and writes every file"
+"$weft" etl gen --files 3 --rows 500 -o "$dir/orders" 2>/dev/null
+"$weft" etl gen --files 3 --rows 500 -o "$dir/again" 2>/dev/null
+cmp -s "$dir/orders/orders_2.csv" "$dir/again/orders_2.csv" || fail "gen is not deterministic"
+[ "$(head -1 "$dir/orders/orders_0.csv")" = "order_id,amount,customer_id,date" ] || fail "orders header"
+[ "$(wc -l < "$dir/orders/orders_1.csv")" = 501 ] || fail "500 rows and a header"
+
+echo "-- summarize agrees with Python's csv module"
+"$weft" etl summarize --json --distinct customer_id "$dir"/orders/*.csv > "$dir/s.json"
+python3 - "$dir" <<'EOF'
+import csv, glob, json, math, sys
+d = sys.argv[1]
+rows = []
+for f in sorted(glob.glob(d + "/orders/*.csv")):
+    rows += list(csv.DictReader(open(f, newline="")))
+amounts = [float(r["amount"]) for r in rows]
+got = json.load(open(d + "/s.json"))
+t = got["total"]
+assert t["rows"] == len(rows) == 1500, t["rows"]
+a = t["columns"]["amount"]
+assert abs(a["sum"] - math.fsum(amounts)) < 1e-6, (a["sum"], math.fsum(amounts))
+mean = math.fsum(amounts) / len(amounts)
+std = math.sqrt(math.fsum((x - mean) ** 2 for x in amounts) / (len(amounts) - 1))
+assert abs(a["mean"] - mean) < 1e-9 and abs(a["std"] - std) < 1e-9, (a, mean, std)
+assert a["min"] == min(amounts) and a["max"] == max(amounts)
+assert t["distinct"]["customer_id"] == len({r["customer_id"] for r in rows})
+assert "date" not in t["columns"]  # text
+assert got["rows_in"] == got["rows_out"] + got["rejected"] == 1500
+assert len(got["files"]) == 3 and all(f["rows"] == 500 for f in got["files"])
+EOF
+
+echo "-- chunks give what one chunk gives, quoted line breaks across cuts included"
+python3 - "$dir/quoted.csv" <<'EOF'
+import csv, random, sys
+random.seed(7)
+with open(sys.argv[1], "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["id", "note", "value"])
+    for i in range(20000):
+        note = random.choice(['plain', 'a, comma', 'two\nlines', 'say ""hi""', 'cr\r\nlf', ''])
+        w.writerow([i, note, round(random.uniform(-5, 5), 3)])
+EOF
+"$weft" etl summarize --json --chunk 4k --distinct note "$dir/quoted.csv" > "$dir/many.json"
+"$weft" etl summarize --json --chunk 1G --distinct note "$dir/quoted.csv" > "$dir/one.json"
+python3 - "$dir" <<'EOF'
+import json, sys
+d = sys.argv[1]
+a = json.load(open(d + "/many.json"))["total"]
+b = json.load(open(d + "/one.json"))["total"]
+assert a["rows"] == b["rows"] == 20000, (a["rows"], b["rows"])
+assert a["distinct"] == b["distinct"] and a["rejected"] == b["rejected"] == 0
+for col in b["columns"]:
+    for k, v in b["columns"][col].items():
+        assert abs(a["columns"][col][k] - v) <= 1e-9 * max(1, abs(v)), (col, k, a["columns"][col][k], v)
+EOF
+
+echo "-- bad records: fail, skip, quarantine"
+printf 'id,amount,name\n1,10.5,ok\n2,abc,text in a number\n3,7\n4,"1"x,after quote\n5,2.5,fine\n6,1,"open' > "$dir/bad.csv"
+if "$weft" etl summarize "$dir/bad.csv" > "$dir/out.txt" 2> "$dir/err.txt"; then
+  fail "fail mode succeeded on bad input"
+fi
+grep -q "bad.csv:3: text in numeric column 'amount'" "$dir/err.txt" || fail "fail mode message: $(cat "$dir/err.txt")"
+"$weft" etl summarize --json --on-error skip "$dir/bad.csv" > "$dir/skip.json"
+[ "$(json "$dir/skip.json" "d['rows_out'], d['rejected'], d['rows_in']")" = "(2, 4, 6)" ] || fail "skip counts: $(cat "$dir/skip.json")"
+[ "$(json "$dir/skip.json" "float(d['total']['columns']['amount']['sum'])")" = "13.0" ] || fail "skip sum"
+"$weft" etl summarize --on-error "quarantine=$dir/q.csv" "$dir/bad.csv" > "$dir/q.txt"
+grep -q "rows in 6 = rows out 2 + rejected 4" "$dir/q.txt" || fail "quarantine report: $(cat "$dir/q.txt")"
+printf '2,abc,text in a number\n3,7\n4,"1"x,after quote\n6,1,"open\n' | cmp -s - "$dir/q.csv" || fail "quarantine file: $(cat "$dir/q.csv")"
+
+echo "-- group-by, CSV output, another delimiter"
+"$weft" etl gen --kind data --files 2 --rows 300 -o "$dir/data" 2>/dev/null
+"$weft" etl summarize --json --group-by category "$dir"/data/*.csv > "$dir/g.json"
+[ "$(json "$dir/g.json" "sorted(d['groups'])")" = "['A', 'B', 'C']" ] || fail "groups"
+[ "$(json "$dir/g.json" "sum(g['rows'] for g in d['groups'].values())")" = 600 ] || fail "group rows"
+"$weft" etl summarize --csv "$dir"/data/*.csv > "$dir/c.csv"
+head -1 "$dir/c.csv" | grep -q '^scope,rows,rejected,id_count' || fail "csv header: $(head -1 "$dir/c.csv")"
+[ "$(wc -l < "$dir/c.csv")" = 4 ] || fail "csv: a row per file and the total"
+tr ',' ';' < "$dir/data/data_0.csv" > "$dir/semi.csv"
+"$weft" etl summarize --json --delimiter ';' "$dir/semi.csv" > "$dir/semi.json"
+[ "$(json "$dir/semi.json" "d['total']['rows']")" = 300 ] || fail "delimiter"
+
+echo "-- bad command lines"
+set +e
+"$weft" etl summarize --bogus x "$dir/semi.csv" 2>/dev/null; [ $? = 2 ] || fail "unknown option: exit 2"
+"$weft" etl summarize "$dir/missing.csv" 2>"$dir/e1"; [ $? = 1 ] || fail "missing file: exit 1"
+grep -q "missing.csv" "$dir/e1" || fail "missing file named"
+"$weft" etl summarize --distinct nope "$dir/semi.csv" 2>"$dir/e2"; [ $? = 2 ] || fail "missing column: exit 2"
+grep -q "no column 'nope'" "$dir/e2" || fail "missing column named"
+"$weft" etl summarize --on-error maybe "$dir/semi.csv" 2>/dev/null; [ $? = 2 ] || fail "bad mode"
+set -e
+echo "all passed"

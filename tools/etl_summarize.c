@@ -1,0 +1,1262 @@
+/* weft etl summarize: per file and overall, the rows, the statistics of
+ * every numeric column (count, sum, mean, min, max, std), exact distinct
+ * counts of chosen columns and, optionally, the same by group; as a table,
+ * JSON or CSV.
+ *
+ * How (numbered as the code runs):
+ *   1. Each file's header is read, and the type of every column decided
+ *      from the first data rows (numeric if most of their values parse as
+ *      numbers; --text overrides).
+ *   2. Files are cut into chunks of about --chunk bytes at record starts:
+ *      one pass counts quotes and line breaks per piece (in parallel), the
+ *      parity of the quotes before a cut says whether it falls inside a
+ *      quoted field, and weft_csv_find_record_start moves it to the next
+ *      record. Small files are one chunk.
+ *   3. The chunks run on a thread pool (--jobs), each with its own reader
+ *      and partial aggregate, reading its byte range in 4 MiB blocks: the
+ *      memory used is --jobs blocks plus the aggregates, whatever the size
+ *      of the input.
+ *   4. Partial aggregates are merged in file and chunk order (means and
+ *      variances by Chan's formulas, sums compensated). Step 2 also
+ *      counted the line breaks before each cut, so every chunk reports
+ *      its file's own line numbers.
+ *   5. A chunk whose guessed start was wrong (its predecessor ended inside
+ *      a quoted field: a quote inside an unquoted field breaks the parity
+ *      count) is not trusted: that file is read again as one chunk.
+ * Bad records (--on-error): fail stops at the first with file:line and the
+ * reason; skip counts them; quarantine=FILE also writes their bytes there.
+ * Either way rows in = rows out + rows rejected, and the report says so. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <weft/csv.h>
+#include <weft/pool.h>
+#include <weft/time.h>
+
+#include "tools/etl.h"
+
+enum { BLOCK = 4 << 20, TYPE_ROWS = 100, MAX_COLS = 4096 };
+
+typedef enum on_error { ERR_FAIL, ERR_SKIP, ERR_QUARANTINE } on_error;
+typedef enum format { FMT_TABLE, FMT_JSON, FMT_CSV } format;
+
+/* ---- statistics --------------------------------------------------------------------- */
+
+/* A column's statistics. While a chunk adds values they are kept as sums
+ * of (x - shift), shift being the first value (the shifted-data variance:
+ * stable, and no division per value); stats_close turns them into the
+ * mean and M2 that chunks merge by Chan's formulas. */
+typedef struct stats {
+    uint64_t count;
+    double shift, s1, s2; /* open: sums of (x - shift) and its squares */
+    double mean, m2;      /* closed */
+    double sum, comp;     /* Neumaier-compensated sum */
+    double min, max;
+    bool closed;
+} stats;
+
+static void stats_add(stats *s, double x)
+{
+    if (s->count++ == 0) {
+        s->shift = s->min = s->max = x;
+    } else {
+        s->min = x < s->min ? x : s->min;
+        s->max = x > s->max ? x : s->max;
+    }
+    double d = x - s->shift;
+    s->s1 += d;
+    s->s2 += d * d;
+    double t = s->sum + x;
+    s->comp += fabs(s->sum) >= fabs(x) ? (s->sum - t) + x : (x - t) + s->sum;
+    s->sum = t;
+}
+
+static void stats_close(stats *s)
+{
+    if (s->closed)
+        return;
+    s->closed = true;
+    if (!s->count)
+        return;
+    double n = (double)s->count;
+    s->mean = s->shift + s->s1 / n;
+    s->m2 = s->s2 - s->s1 * s->s1 / n;
+    if (s->m2 < 0)
+        s->m2 = 0;
+}
+
+static void stats_merge(stats *a, stats *b)
+{
+    stats_close(a);
+    stats_close(b);
+    if (!b->count)
+        return;
+    if (!a->count) {
+        *a = *b;
+        return;
+    }
+    double n = (double)(a->count + b->count), d = b->mean - a->mean;
+    a->m2 += b->m2 + d * d * (double)a->count * (double)b->count / n;
+    a->mean += d * (double)b->count / n;
+    double t = a->sum + b->sum;
+    a->comp += (fabs(a->sum) >= fabs(b->sum) ? (a->sum - t) + b->sum : (b->sum - t) + a->sum) +
+               b->comp;
+    a->sum = t;
+    a->count += b->count;
+    if (b->min < a->min)
+        a->min = b->min;
+    if (b->max > a->max)
+        a->max = b->max;
+}
+
+static double stats_sum(const stats *s)
+{
+    return s->sum + s->comp;
+}
+
+/* Sample standard deviation (pandas' default, ddof=1). */
+static double stats_std(const stats *s)
+{
+    return s->count > 1 ? sqrt(s->m2 / (double)(s->count - 1)) : NAN;
+}
+
+/* ---- string sets and maps (exact distinct counts, groups) ------------------------ */
+
+typedef struct strmap {
+    struct entry {
+        uint64_t hash;
+        char *key; /* NULL: empty slot */
+        uint32_t len;
+        void *value;
+    } *slots;
+    size_t cap, count;
+    size_t value_size; /* 0: a set */
+} strmap;
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001B3ull;
+    return h ^ (h >> 29);
+}
+
+static void strmap_free(strmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        free(m->slots[i].key);
+        free(m->slots[i].value);
+    }
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
+static int strmap_grow(strmap *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    struct entry *s = calloc(cap, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slots[i].key)
+            continue;
+        size_t j = m->slots[i].hash & (cap - 1);
+        while (s[j].key)
+            j = (j + 1) & (cap - 1);
+        s[j] = m->slots[i];
+    }
+    free(m->slots);
+    m->slots = s;
+    m->cap = cap;
+    return 0;
+}
+
+/* The entry for key, added (value zeroed) if absent; NULL on no memory. */
+static struct entry *strmap_get(strmap *m, const char *key, size_t len, uint64_t h)
+{
+    if ((m->count + 1) * 4 > m->cap * 3 && strmap_grow(m) < 0)
+        return NULL;
+    size_t j = h & (m->cap - 1);
+    while (m->slots[j].key) {
+        if (m->slots[j].hash == h && m->slots[j].len == len &&
+            memcmp(m->slots[j].key, key, len) == 0)
+            return &m->slots[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    char *k = malloc(len + 1);
+    void *v = m->value_size ? calloc(1, m->value_size) : NULL;
+    if (!k || (m->value_size && !v)) {
+        free(k);
+        free(v);
+        return NULL;
+    }
+    memcpy(k, key, len);
+    k[len] = 0;
+    m->slots[j] = (struct entry){h, k, (uint32_t)len, v};
+    m->count++;
+    return &m->slots[j];
+}
+
+/* ---- the job ------------------------------------------------------------------------- */
+
+typedef struct column {
+    char *name;
+    bool numeric;
+} column;
+
+/* What one chunk (or a file, or the whole run) adds up. */
+typedef struct agg {
+    uint64_t rows, rejected;
+    stats *num;        /* per column (only numeric ones used) */
+    strmap *distinct;  /* per --distinct column: sets */
+    strmap groups;     /* --group-by: value -> group */
+} agg;
+
+typedef struct group {
+    uint64_t rows;
+    stats num[]; /* per column */
+} group;
+
+typedef struct bad {
+    uint64_t line;
+    char *reason;
+    char *raw;
+    size_t raw_len;
+    struct bad *next;
+} bad;
+
+struct job;
+
+typedef struct file_info {
+    const char *path;
+    int fd;
+    uint64_t size;
+    column *cols;
+    size_t ncols;
+    uint64_t data_start; /* offset of the first data record */
+    uint64_t data_line;  /* its line */
+    int *distinct_col, group_col;
+    bool reread;          /* a chunk start was guessed wrong: one chunk */
+    agg total;
+    struct job *job;
+} file_info;
+
+typedef struct chunk {
+    file_info *file;
+    uint64_t start, end;
+    uint64_t line; /* the line of start */
+    bool ended_in_quotes;
+    agg a;
+    bad *bads, **bads_end;
+    uint64_t nbad;
+    int err; /* a read error or -ENOMEM (negative), or 0 */
+    weft_future *f;
+} chunk;
+
+typedef struct job {
+    char delim;
+    on_error on_err;
+    const char *quarantine;
+    char **distinct_names;
+    size_t ndistinct;
+    char **text_names; /* --text: columns never numeric */
+    size_t ntext;
+    const char *group_name;
+    size_t chunk_bytes;
+    _Atomic uint64_t bytes_done, rows_done;
+    size_t ncols_max;
+} job;
+
+static void agg_init(agg *a, const file_info *f)
+{
+    memset(a, 0, sizeof *a);
+    a->num = calloc(f->ncols, sizeof *a->num);
+    a->distinct = calloc(f->job->ndistinct ? f->job->ndistinct : 1, sizeof *a->distinct);
+    a->groups.value_size = sizeof(group) + f->ncols * sizeof(stats);
+}
+
+static void agg_free(agg *a, size_t ndistinct)
+{
+    free(a->num);
+    for (size_t i = 0; a->distinct && i < ndistinct; i++)
+        strmap_free(&a->distinct[i]);
+    free(a->distinct);
+    strmap_free(&a->groups);
+}
+
+static int agg_merge(agg *a, agg *b, size_t ncols, size_t ndistinct)
+{
+    a->rows += b->rows;
+    a->rejected += b->rejected;
+    for (size_t c = 0; c < ncols; c++)
+        stats_merge(&a->num[c], &b->num[c]);
+    for (size_t d = 0; d < ndistinct; d++)
+        for (size_t i = 0; i < b->distinct[d].cap; i++) {
+            struct entry *e = &b->distinct[d].slots[i];
+            if (e->key && !strmap_get(&a->distinct[d], e->key, e->len, e->hash))
+                return -ENOMEM;
+        }
+    for (size_t i = 0; i < b->groups.cap; i++) {
+        struct entry *e = &b->groups.slots[i];
+        if (!e->key)
+            continue;
+        struct entry *into = strmap_get(&a->groups, e->key, e->len, e->hash);
+        if (!into)
+            return -ENOMEM;
+        group *g = into->value, *h = e->value;
+        g->rows += h->rows;
+        for (size_t c = 0; c < ncols; c++)
+            stats_merge(&g->num[c], &h->num[c]);
+    }
+    return 0;
+}
+
+/* ---- reading a chunk ----------------------------------------------------------------- */
+
+typedef struct chunk_ctx {
+    chunk *c;
+    double *values; /* per column, for the record being checked */
+    bool header_skipped;
+} chunk_ctx;
+
+static int reject(chunk *c, const weft_csv_record *r, const char *reason)
+{
+    job *j = c->file->job;
+    c->a.rejected++;
+    c->nbad++;
+    if (j->on_err == ERR_SKIP && c->nbad > 1)
+        return 0; /* only the first is kept, for the message */
+    bad *b = calloc(1, sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    b->line = r->line;
+    b->reason = strdup(reason);
+    b->raw = malloc(r->raw_len ? r->raw_len : 1);
+    if (!b->reason || !b->raw) {
+        free(b->reason);
+        free(b->raw);
+        free(b);
+        return -ENOMEM;
+    }
+    memcpy(b->raw, r->raw, r->raw_len);
+    b->raw_len = r->raw_len;
+    *c->bads_end = b;
+    c->bads_end = &b->next;
+    /* fail: stop this chunk at its first bad record. */
+    return j->on_err == ERR_FAIL ? 1 : 0;
+}
+
+static int on_record(void *arg, const weft_csv_record *r)
+{
+    chunk_ctx *x = arg;
+    chunk *c = x->c;
+    file_info *f = c->file;
+    if (r->count == 0 && !r->error)
+        return 0; /* an empty line */
+    if (r->error)
+        return reject(c, r, r->error);
+    if (r->count != f->ncols) {
+        char why[96];
+        snprintf(why, sizeof why, "%zu fields where the header has %zu", r->count, f->ncols);
+        return reject(c, r, why);
+    }
+    for (size_t i = 0; i < f->ncols; i++) {
+        if (!f->cols[i].numeric)
+            continue;
+        const weft_csv_field *fl = &r->fields[i];
+        if (fl->len == 0) {
+            x->values[i] = NAN; /* missing */
+            continue;
+        }
+        if (!weft_etl_parse_number(fl->data, fl->len, &x->values[i])) {
+            char why[256];
+            snprintf(why, sizeof why, "text in numeric column '%s': \"%.*s\"", f->cols[i].name,
+                     (int)(fl->len > 40 ? 40 : fl->len), fl->data);
+            return reject(c, r, why);
+        }
+    }
+    agg *a = &c->a;
+    a->rows++;
+    for (size_t i = 0; i < f->ncols; i++)
+        if (f->cols[i].numeric && !isnan(x->values[i]))
+            stats_add(&a->num[i], x->values[i]);
+    job *j = f->job;
+    for (size_t d = 0; d < j->ndistinct; d++) {
+        const weft_csv_field *fl = &r->fields[f->distinct_col[d]];
+        if (!strmap_get(&a->distinct[d], fl->data, fl->len, hash_bytes(fl->data, fl->len)))
+            return -ENOMEM;
+    }
+    if (f->group_col >= 0) {
+        const weft_csv_field *fl = &r->fields[f->group_col];
+        struct entry *e = strmap_get(&a->groups, fl->data, fl->len, hash_bytes(fl->data, fl->len));
+        if (!e)
+            return -ENOMEM;
+        group *g = e->value;
+        g->rows++;
+        for (size_t i = 0; i < f->ncols; i++)
+            if (f->cols[i].numeric && !isnan(x->values[i]))
+                stats_add(&g->num[i], x->values[i]);
+    }
+    return 0;
+}
+
+static int read_range(int fd, uint64_t start, uint64_t end, weft_csv_reader *r, chunk_ctx *x,
+                      _Atomic uint64_t *progress)
+{
+    char *buf = malloc(BLOCK);
+    if (!buf)
+        return -ENOMEM;
+    int rc = 0;
+    for (uint64_t at = start; at < end && rc == 0;) {
+        size_t want = end - at < BLOCK ? (size_t)(end - at) : BLOCK;
+        ssize_t n = pread(fd, buf, want, (off_t)at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : -EIO;
+            break;
+        }
+        rc = weft_csv_feed(r, buf, (size_t)n, on_record, x);
+        at += (uint64_t)n;
+        atomic_fetch_add_explicit(progress, (uint64_t)n, memory_order_relaxed);
+    }
+    free(buf);
+    return rc;
+}
+
+static int run_chunk(void *arg, weft_value *result)
+{
+    (void)result;
+    chunk *c = arg;
+    file_info *f = c->file;
+    job *j = f->job;
+    weft_csv_reader *r;
+    weft_csv_opts o = {.delimiter = j->delim};
+    int rc = weft_csv_reader_create(&r, &o);
+    if (rc < 0)
+        return c->err = rc;
+    chunk_ctx x = {.c = c, .values = calloc(f->ncols ? f->ncols : 1, sizeof(double))};
+    if (!x.values) {
+        weft_csv_reader_destroy(r);
+        return c->err = -ENOMEM;
+    }
+    weft_csv_reader_reset(r, c->start, c->line);
+    c->bads_end = &c->bads; /* here: the chunk array no longer moves */
+    uint64_t before = c->a.rows;
+    rc = read_range(f->fd, c->start, c->end, r, &x, &j->bytes_done);
+    c->ended_in_quotes = weft_csv_reader_in_quotes(r);
+    if (rc == 0)
+        rc = weft_csv_finish(r, on_record, &x);
+    atomic_fetch_add_explicit(&j->rows_done, c->a.rows - before, memory_order_relaxed);
+    weft_csv_reader_destroy(r);
+    free(x.values);
+    if (rc > 0)
+        rc = 0; /* stopped at a bad record (fail): reported from the list */
+    return c->err = rc;
+}
+
+/* ---- step 1: header and types ------------------------------------------------------- */
+
+typedef struct head_ctx {
+    file_info *f;
+    size_t rows;              /* data rows looked at */
+    uint32_t *texts, *values; /* per column: non-empty values of each kind */
+    const char *error;
+    uint64_t error_line;
+    bool done;
+} head_ctx;
+
+static int on_head(void *arg, const weft_csv_record *r)
+{
+    head_ctx *h = arg;
+    file_info *f = h->f;
+    if (!f->cols) {
+        if (r->error || r->count == 0) {
+            h->error = r->error ? r->error : "the first line is empty: no header";
+            h->error_line = r->line;
+            return 1;
+        }
+        if (r->count > MAX_COLS) {
+            h->error = "more than 4096 columns";
+            h->error_line = r->line;
+            return 1;
+        }
+        f->cols = calloc(r->count, sizeof *f->cols);
+        h->texts = calloc(r->count, sizeof *h->texts);
+        h->values = calloc(r->count, sizeof *h->values);
+        if (!f->cols || !h->texts || !h->values)
+            return -ENOMEM;
+        f->ncols = r->count;
+        for (size_t i = 0; i < r->count; i++) {
+            f->cols[i].name = strndup(r->fields[i].data, r->fields[i].len);
+            if (!f->cols[i].name)
+                return -ENOMEM;
+        }
+        return 0;
+    }
+    if (h->rows == 0) {
+        f->data_start = r->offset;
+        f->data_line = r->line;
+    }
+    if (r->error || r->count != f->ncols) {
+        h->rows++;
+        return h->rows >= TYPE_ROWS;
+    }
+    for (size_t i = 0; i < f->ncols; i++) {
+        double v;
+        if (r->fields[i].len == 0)
+            continue;
+        if (weft_etl_parse_number(r->fields[i].data, r->fields[i].len, &v))
+            h->values[i]++;
+        else
+            h->texts[i]++;
+    }
+    return ++h->rows >= TYPE_ROWS;
+}
+
+/* Read the header and decide the column types; fills f. Returns 0, or 1
+ * with a message printed. */
+static int read_head(file_info *f, char delim)
+{
+    weft_csv_reader *r;
+    weft_csv_opts o = {.delimiter = delim};
+    if (weft_csv_reader_create(&r, &o) < 0)
+        return 1;
+    head_ctx h = {.f = f};
+    char *buf = malloc(1 << 16);
+    int rc = buf ? 0 : -ENOMEM;
+    uint64_t at = 0;
+    while (rc == 0 && at < f->size) {
+        ssize_t n = pread(f->fd, buf, 1 << 16, (off_t)at);
+        if (n <= 0) {
+            rc = n < 0 ? -errno : -EIO;
+            break;
+        }
+        at += (uint64_t)n;
+        rc = weft_csv_feed(r, buf, (size_t)n, on_head, &h);
+    }
+    if (rc == 0)
+        rc = weft_csv_finish(r, on_head, &h);
+    weft_csv_reader_destroy(r);
+    free(buf);
+    if (rc < 0) {
+        fprintf(stderr, "weft etl summarize: %s: %s\n", f->path, weft_strerror(rc));
+        return 1;
+    }
+    if (h.error || !f->cols) {
+        fprintf(stderr, "weft etl summarize: %s:%llu: %s\n", f->path,
+                (unsigned long long)(h.error ? h.error_line : 1),
+                h.error ? h.error : "empty file: no header");
+        free(h.texts);
+        free(h.values);
+        return 1;
+    }
+    if (h.rows == 0) {
+        f->data_start = f->size; /* a header and nothing else */
+        f->data_line = 2;
+    }
+    /* Numeric: most of the first rows' values are numbers (a few bad ones
+     * are then reported as bad records, not taken for a text column),
+     * unless --text names the column. */
+    for (size_t i = 0; i < f->ncols; i++) {
+        f->cols[i].numeric = h.values[i] > h.texts[i];
+        for (size_t t = 0; t < f->job->ntext; t++)
+            if (!strcmp(f->job->text_names[t], f->cols[i].name))
+                f->cols[i].numeric = false;
+    }
+    free(h.texts);
+    free(h.values);
+    return 0;
+}
+
+/* ---- step 2: chunks ----------------------------------------------------------------------- */
+
+typedef struct piece {
+    int fd;
+    uint64_t start, end;
+    uint64_t quotes, breaks;
+    bool starts_lf, ends_cr;
+    int err;
+} piece;
+
+/* Count quotes and line breaks (LF, CRLF, lone CR) of a byte range. */
+static int count_piece(void *arg, weft_value *result)
+{
+    (void)result;
+    piece *p = arg;
+    char *buf = malloc(BLOCK);
+    if (!buf)
+        return p->err = -ENOMEM;
+    uint64_t breaks = 0;
+    char prev = 0;
+    for (uint64_t at = p->start; at < p->end;) {
+        size_t want = p->end - at < BLOCK ? (size_t)(p->end - at) : BLOCK;
+        ssize_t n = pread(p->fd, buf, want, (off_t)at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(buf);
+            return p->err = n < 0 ? -errno : -EIO;
+        }
+        if (at == p->start)
+            p->starts_lf = buf[0] == '\n';
+        p->quotes += weft_csv_count_quotes(buf, (size_t)n, '"');
+        breaks += weft_csv_count_breaks(buf, (size_t)n);
+        if (prev == '\r' && buf[0] == '\n')
+            breaks--; /* a CR LF across two blocks: one break */
+        prev = buf[n - 1];
+        at += (uint64_t)n;
+    }
+    p->ends_cr = prev == '\r';
+    p->breaks = breaks;
+    free(buf);
+    return 0;
+}
+
+/* Cut f into chunks (appended to *chunks); the cuts are counted on pool. */
+static int plan_file(file_info *f, weft_pool *pool, chunk **chunks, size_t *n, size_t *cap)
+{
+    job *j = f->job;
+    uint64_t data = f->size - f->data_start;
+    size_t k = f->reread || data < 2 * j->chunk_bytes ? 1 : (size_t)(data / j->chunk_bytes);
+    piece *ps = calloc(k, sizeof *ps);
+    uint64_t *starts = calloc(k + 1, sizeof *starts), *lines = calloc(k + 1, sizeof *lines);
+    if (!ps || !starts || !lines) {
+        free(ps);
+        free(starts);
+        free(lines);
+        return -ENOMEM;
+    }
+    starts[0] = f->data_start;
+    lines[0] = f->data_line;
+    if (k > 1) {
+        weft_future **fs = calloc(k, sizeof *fs);
+        if (!fs)
+            return -ENOMEM;
+        for (size_t i = 0; i < k; i++) {
+            ps[i] = (piece){.fd = f->fd,
+                            .start = f->data_start + data * i / k,
+                            .end = f->data_start + data * (i + 1) / k};
+            weft_pool_submit(pool, count_piece, &ps[i], WEFT_NEVER, &fs[i]);
+        }
+        for (size_t i = 0; i < k; i++) {
+            weft_future_wait(fs[i], WEFT_NEVER);
+            weft_future_unref(fs[i]);
+        }
+        free(fs);
+        uint64_t quotes = 0, breaks = f->data_line;
+        size_t out = 1;
+        for (size_t i = 1; i < k; i++) {
+            if (ps[i - 1].err < 0)
+                return ps[i - 1].err;
+            quotes += ps[i - 1].quotes;
+            /* A CR LF across the cut ends at its LF, after the cut: the
+             * previous piece counted its CR as a lone one. */
+            breaks += ps[i - 1].breaks - (ps[i - 1].ends_cr && ps[i].starts_lf);
+            /* Move the cut to the next record start, given the parity. */
+            uint64_t cut = ps[i].start;
+            bool in_quotes = quotes % 2 == 1;
+            char win[1 << 16];
+            ssize_t got = pread(f->fd, win, sizeof win, (off_t)cut);
+            if (got <= 0)
+                continue;
+            size_t s = weft_csv_find_record_start(win, (size_t)got, in_quotes, 0);
+            if (s == (size_t)got)
+                continue; /* no record start near: merge with the previous chunk */
+            uint64_t extra = 0;
+            for (size_t b = 0; b < s; b++)
+                extra += win[b] == '\n' || (win[b] == '\r' && (b + 1 >= (size_t)got || win[b + 1] != '\n'));
+            starts[out] = cut + s;
+            lines[out] = breaks + extra;
+            out++;
+        }
+        k = out;
+    }
+    starts[k] = f->size;
+    for (size_t i = 0; i < k; i++) {
+        if (*n == *cap) {
+            size_t c = *cap ? 2 * *cap : 64;
+            chunk *grown = realloc(*chunks, c * sizeof *grown);
+            if (!grown)
+                return -ENOMEM;
+            *chunks = grown;
+            *cap = c;
+        }
+        chunk *c = &(*chunks)[(*n)++];
+        memset(c, 0, sizeof *c);
+        c->file = f;
+        c->start = starts[i];
+        c->end = starts[i + 1];
+        c->line = lines[i];
+        agg_init(&c->a, f);
+    }
+    free(ps);
+    free(starts);
+    free(lines);
+    return 0;
+}
+
+/* ---- output ---------------------------------------------------------------------------- */
+
+static void json_string(FILE *o, const char *s)
+{
+    fputc('"', o);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(o, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(o, "\\u%04x", c);
+        else
+            fputc(c, o);
+    }
+    fputc('"', o);
+}
+
+static void json_number(FILE *o, double v)
+{
+    if (isfinite(v))
+        fprintf(o, "%.17g", v);
+    else
+        fputs("null", o);
+}
+
+static void json_stats(FILE *o, stats *s)
+{
+    stats_close(s);
+    fprintf(o, "{\"count\":%llu,\"sum\":", (unsigned long long)s->count);
+    json_number(o, stats_sum(s));
+    fputs(",\"mean\":", o);
+    json_number(o, s->count ? s->mean : NAN);
+    fputs(",\"min\":", o);
+    json_number(o, s->count ? s->min : NAN);
+    fputs(",\"max\":", o);
+    json_number(o, s->count ? s->max : NAN);
+    fputs(",\"std\":", o);
+    json_number(o, stats_std(s));
+    fputc('}', o);
+}
+
+static void json_agg(FILE *o, const agg *a, const file_info *f)
+{
+    fprintf(o, "\"rows\":%llu,\"rejected\":%llu,\"columns\":{", (unsigned long long)a->rows,
+            (unsigned long long)a->rejected);
+    bool first = true;
+    for (size_t c = 0; c < f->ncols; c++) {
+        if (!f->cols[c].numeric)
+            continue;
+        fputs(first ? "" : ",", o);
+        first = false;
+        json_string(o, f->cols[c].name);
+        fputc(':', o);
+        json_stats(o, &a->num[c]);
+    }
+    fputs("},\"distinct\":{", o);
+    for (size_t d = 0; d < f->job->ndistinct; d++) {
+        fputs(d ? "," : "", o);
+        json_string(o, f->job->distinct_names[d]);
+        fprintf(o, ":%zu", a->distinct[d].count);
+    }
+    fputc('}', o);
+}
+
+/* Thousands separators for a readable table. */
+static const char *human(char *buf, size_t len, double v, int decimals)
+{
+    if (!isfinite(v)) {
+        snprintf(buf, len, "-");
+        return buf;
+    }
+    char raw[64];
+    snprintf(raw, sizeof raw, "%.*f", decimals, fabs(v));
+    char *dot = strchr(raw, '.');
+    size_t ints = dot ? (size_t)(dot - raw) : strlen(raw), o = 0;
+    if (v < 0 && o + 1 < len)
+        buf[o++] = '-';
+    for (size_t i = 0; i < ints && o + 2 < len; i++) {
+        if (i && (ints - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = raw[i];
+    }
+    snprintf(buf + o, len - o, "%s", dot ? dot : "");
+    return buf;
+}
+
+/* ---- the command ------------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: weft etl summarize [options] FILES...\n"
+            "Per file and overall: rows, and count/sum/mean/min/max/std of every numeric column\n"
+            "(numeric: most of the first rows' values are numbers); exact distinct counts;\n"
+            "groups.\n\n"
+            "  --distinct COL[,COL]   exact count of distinct values of these columns\n"
+            "  --group-by COL         the statistics for each value of COL (all files)\n"
+            "  --text COL[,COL]       columns to take as text even if they look numeric\n"
+            "  --jobs N               threads (default: the CPUs)\n"
+            "  --chunk SIZE           cut large files into chunks of about SIZE (default 32M)\n"
+            "  --delimiter C          field delimiter (default ,)\n"
+            "  --on-error MODE        fail (default): stop at the first bad record;\n"
+            "                         skip: count and leave them out;\n"
+            "                         quarantine=FILE: also write them to FILE\n"
+            "  --json | --csv         machine-readable output instead of the table\n"
+            "  --no-progress          no progress line on a terminal\n");
+}
+
+typedef struct progress {
+    job *j;
+    uint64_t total;
+    int64_t t0;
+    _Atomic bool stop;
+} progress;
+
+static void *progress_main(void *arg)
+{
+    progress *p = arg;
+    while (!atomic_load(&p->stop)) {
+        usleep(200000);
+        uint64_t done = atomic_load(&p->j->bytes_done), rows = atomic_load(&p->j->rows_done);
+        double s = (double)(weft_now() - p->t0) / 1e9, rate = s > 0 ? (double)done / s : 0;
+        double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
+        fprintf(stderr, "\r  %5.1f%%  %llu rows  %.0f MB/s  ETA %.0fs   ",
+                p->total ? 100.0 * (double)done / (double)p->total : 100.0,
+                (unsigned long long)rows, rate / 1e6, eta);
+    }
+    fprintf(stderr, "\r%60s\r", "");
+    return NULL;
+}
+
+static bool same_header(const file_info *a, const file_info *b)
+{
+    if (a->ncols != b->ncols)
+        return false;
+    for (size_t i = 0; i < a->ncols; i++)
+        if (strcmp(a->cols[i].name, b->cols[i].name) || a->cols[i].numeric != b->cols[i].numeric)
+            return false;
+    return true;
+}
+
+static int column_index(const file_info *f, const char *name)
+{
+    for (size_t i = 0; i < f->ncols; i++)
+        if (!strcmp(f->cols[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+int weft_etl_summarize(int argc, char **argv)
+{
+    job j = {.delim = ',', .on_err = ERR_FAIL, .chunk_bytes = 32u << 20};
+    format fmt = FMT_TABLE;
+    unsigned jobs = 0;
+    bool show_progress = true;
+    char *distinct_arg = NULL, *text_arg = NULL;
+    const char **paths = calloc((size_t)argc, sizeof *paths);
+    size_t npaths = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            fmt = FMT_JSON;
+        } else if (!strcmp(a, "--csv")) {
+            fmt = FMT_CSV;
+        } else if (!strcmp(a, "--no-progress")) {
+            show_progress = false;
+        } else if (a[0] == '-' && a[1] == '-') {
+            if (!v) {
+                fprintf(stderr, "weft etl summarize: %s needs a value\n", a);
+                return 2;
+            }
+            i++;
+            if (!strcmp(a, "--distinct")) {
+                distinct_arg = strdup(v);
+            } else if (!strcmp(a, "--text")) {
+                text_arg = strdup(v);
+            } else if (!strcmp(a, "--group-by")) {
+                j.group_name = v;
+            } else if (!strcmp(a, "--jobs")) {
+                jobs = (unsigned)atoi(v);
+            } else if (!strcmp(a, "--chunk")) {
+                int64_t c = weft_etl_parse_size(v);
+                if (c < 1000) {
+                    fprintf(stderr, "weft etl summarize: --chunk %s: a size of 1k or more\n", v);
+                    return 2;
+                }
+                j.chunk_bytes = (size_t)c;
+            } else if (!strcmp(a, "--delimiter")) {
+                if (strlen(v) != 1 || v[0] == '"' || v[0] == '\n' || v[0] == '\r') {
+                    fprintf(stderr, "weft etl summarize: --delimiter is one byte, not a quote or "
+                                    "a line break\n");
+                    return 2;
+                }
+                j.delim = v[0];
+            } else if (!strcmp(a, "--on-error")) {
+                if (!strcmp(v, "fail"))
+                    j.on_err = ERR_FAIL;
+                else if (!strcmp(v, "skip"))
+                    j.on_err = ERR_SKIP;
+                else if (!strncmp(v, "quarantine=", 11) && v[11]) {
+                    j.on_err = ERR_QUARANTINE;
+                    j.quarantine = v + 11;
+                } else {
+                    fprintf(stderr, "weft etl summarize: --on-error is fail, skip or "
+                                    "quarantine=FILE\n");
+                    return 2;
+                }
+            } else {
+                fprintf(stderr, "weft etl summarize: unknown option '%s'\n\n", a);
+                usage(stderr);
+                return 2;
+            }
+        } else {
+            paths[npaths++] = a;
+        }
+    }
+    if (!npaths) {
+        usage(stderr);
+        return 2;
+    }
+    if (distinct_arg) {
+        j.distinct_names = calloc(strlen(distinct_arg) + 1, sizeof *j.distinct_names);
+        for (char *save = NULL, *t = strtok_r(distinct_arg, ",", &save); t;
+             t = strtok_r(NULL, ",", &save))
+            j.distinct_names[j.ndistinct++] = t;
+    }
+    if (text_arg) {
+        j.text_names = calloc(strlen(text_arg) + 1, sizeof *j.text_names);
+        for (char *save = NULL, *t = strtok_r(text_arg, ",", &save); t;
+             t = strtok_r(NULL, ",", &save))
+            j.text_names[j.ntext++] = t;
+    }
+    /* Step 1. */
+    file_info *files = calloc(npaths, sizeof *files);
+    uint64_t total_bytes = 0;
+    int status = 0;
+    for (size_t i = 0; i < npaths && !status; i++) {
+        file_info *f = &files[i];
+        f->path = paths[i];
+        f->job = &j;
+        f->group_col = -1;
+        f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (f->fd < 0 || fstat(f->fd, &st) < 0) {
+            fprintf(stderr, "weft etl summarize: %s: %s\n", f->path, strerror(errno));
+            status = 1;
+            break;
+        }
+        f->size = (uint64_t)st.st_size;
+        total_bytes += f->size;
+        if (read_head(f, j.delim)) {
+            status = 1;
+            break;
+        }
+        f->distinct_col = calloc(j.ndistinct ? j.ndistinct : 1, sizeof *f->distinct_col);
+        for (size_t d = 0; d < j.ndistinct; d++) {
+            f->distinct_col[d] = column_index(f, j.distinct_names[d]);
+            if (f->distinct_col[d] < 0) {
+                fprintf(stderr, "weft etl summarize: %s has no column '%s'\n", f->path,
+                        j.distinct_names[d]);
+                status = 2;
+            }
+        }
+        if (j.group_name && (f->group_col = column_index(f, j.group_name)) < 0) {
+            fprintf(stderr, "weft etl summarize: %s has no column '%s'\n", f->path, j.group_name);
+            status = 2;
+        }
+        agg_init(&f->total, f);
+    }
+    if (status)
+        return status;
+    weft_pool *pool;
+    weft_pool_opts po = {.workers = jobs, .name = "weft-etl"};
+    if (weft_pool_create(&pool, &po) < 0) {
+        fprintf(stderr, "weft etl summarize: cannot start the threads\n");
+        return 1;
+    }
+    progress pr = {.j = &j, .total = total_bytes, .t0 = weft_now()};
+    pthread_t pt;
+    bool progress_on = show_progress && isatty(STDERR_FILENO) &&
+                       pthread_create(&pt, NULL, progress_main, &pr) == 0;
+    /* Steps 2-5, twice at most: again for the files whose cuts were wrong. */
+    chunk *chunks = NULL;
+    size_t nchunks = 0, cap = 0;
+    for (int pass = 0; pass < 2 && !status; pass++) {
+        nchunks = 0;
+        for (size_t i = 0; i < npaths; i++) {
+            if (pass == 1 && !files[i].reread)
+                continue;
+            int rc = plan_file(&files[i], pool, &chunks, &nchunks, &cap);
+            if (rc < 0) {
+                fprintf(stderr, "weft etl summarize: %s: %s\n", files[i].path, weft_strerror(rc));
+                status = 1;
+            }
+        }
+        for (size_t c = 0; c < nchunks && !status; c++)
+            weft_pool_submit(pool, run_chunk, &chunks[c], WEFT_NEVER, &chunks[c].f);
+        for (size_t c = 0; c < nchunks; c++)
+            if (chunks[c].f) {
+                weft_future_wait(chunks[c].f, WEFT_NEVER);
+                weft_future_unref(chunks[c].f);
+            }
+        /* Step 5: a chunk followed by another of its file must not end
+         * inside quotes, or the next one started at a wrong place. */
+        bool again = false;
+        for (size_t c = 0; c + 1 < nchunks; c++)
+            if (chunks[c].file == chunks[c + 1].file && chunks[c].ended_in_quotes &&
+                !chunks[c].file->reread)
+                again = chunks[c].file->reread = true;
+        /* Step 4, for files that keep their chunks. */
+        for (size_t c = 0; c < nchunks; c++) {
+            chunk *k = &chunks[c];
+            file_info *f = k->file;
+            if (k->err < 0 && !status) {
+                fprintf(stderr, "weft etl summarize: %s: %s\n", f->path, weft_strerror(k->err));
+                status = 1;
+            }
+            if ((pass == 0 && f->reread) || status) {
+                agg_free(&k->a, j.ndistinct);
+                continue;
+            }
+            if (agg_merge(&f->total, &k->a, f->ncols, j.ndistinct) < 0) {
+                fprintf(stderr, "weft etl summarize: out of memory\n");
+                status = 1;
+            }
+            agg_free(&k->a, j.ndistinct);
+        }
+        /* Bad records, in file order. */
+        FILE *q = NULL;
+        if (!status && j.on_err == ERR_QUARANTINE && pass == 0) {
+            q = fopen(j.quarantine, "w");
+            if (!q) {
+                fprintf(stderr, "weft etl summarize: %s: %s\n", j.quarantine, strerror(errno));
+                status = 1;
+            }
+        } else if (!status && j.on_err == ERR_QUARANTINE) {
+            q = fopen(j.quarantine, "a");
+        }
+        for (size_t c = 0; c < nchunks; c++) {
+            chunk *k = &chunks[c];
+            for (bad *b = k->bads, *next; b; b = next) {
+                next = b->next;
+                bool counts = !(pass == 0 && k->file->reread);
+                if (counts && !status && j.on_err == ERR_FAIL) {
+                    fprintf(stderr, "%s:%llu: %s\n", k->file->path, (unsigned long long)b->line,
+                            b->reason);
+                    status = 1;
+                } else if (counts && q) {
+                    fwrite(b->raw, 1, b->raw_len, q);
+                    fputc('\n', q);
+                }
+                free(b->reason);
+                free(b->raw);
+                free(b);
+            }
+        }
+        if (q && fclose(q) != 0)
+            status = 1;
+        if (!again)
+            break;
+    }
+    weft_pool_destroy(pool);
+    double seconds = (double)(weft_now() - pr.t0) / 1e9;
+    if (progress_on) {
+        atomic_store(&pr.stop, true);
+        pthread_join(pt, NULL);
+    }
+    if (status)
+        return status;
+    /* The total: the files whose header is the first file's. */
+    file_info *first = &files[0];
+    agg total;
+    agg_init(&total, first);
+    uint64_t rows_in_other = 0;
+    for (size_t i = 0; i < npaths; i++) {
+        if (!same_header(first, &files[i])) {
+            rows_in_other += files[i].total.rows + files[i].total.rejected;
+            continue;
+        }
+        agg_merge(&total, &files[i].total, first->ncols, j.ndistinct);
+    }
+    uint64_t rows_out = 0, rejected = 0;
+    for (size_t i = 0; i < npaths; i++) {
+        rows_out += files[i].total.rows;
+        rejected += files[i].total.rejected;
+    }
+    FILE *o = stdout;
+    if (fmt == FMT_JSON) {
+        fputs("{\"files\":[", o);
+        for (size_t i = 0; i < npaths; i++) {
+            fputs(i ? ",{\"file\":" : "{\"file\":", o);
+            json_string(o, files[i].path);
+            fputc(',', o);
+            json_agg(o, &files[i].total, &files[i]);
+            fprintf(o, ",\"in_total\":%s}", same_header(first, &files[i]) ? "true" : "false");
+        }
+        fputs("],\"total\":{", o);
+        json_agg(o, &total, first);
+        fputs("}", o);
+        if (first->group_col >= 0) {
+            fputs(",\"groups\":{", o);
+            bool comma = false;
+            for (size_t s = 0; s < total.groups.cap; s++) {
+                struct entry *e = &total.groups.slots[s];
+                if (!e->key)
+                    continue;
+                group *g = e->value;
+                fputs(comma ? "," : "", o);
+                comma = true;
+                json_string(o, e->key);
+                fprintf(o, ":{\"rows\":%llu,\"columns\":{", (unsigned long long)g->rows);
+                bool c1 = false;
+                for (size_t c = 0; c < first->ncols; c++) {
+                    if (!first->cols[c].numeric)
+                        continue;
+                    fputs(c1 ? "," : "", o);
+                    c1 = true;
+                    json_string(o, first->cols[c].name);
+                    fputc(':', o);
+                    json_stats(o, &g->num[c]);
+                }
+                fputs("}}", o);
+            }
+            fputc('}', o);
+        }
+        fprintf(o, ",\"rows_in\":%llu,\"rows_out\":%llu,\"rejected\":%llu,\"bytes\":%llu,"
+                   "\"seconds\":%.6f}\n",
+                (unsigned long long)(rows_out + rejected), (unsigned long long)rows_out,
+                (unsigned long long)rejected, (unsigned long long)total_bytes, seconds);
+    } else if (fmt == FMT_CSV) {
+        fputs("scope,rows,rejected", o);
+        for (size_t c = 0; c < first->ncols; c++)
+            if (first->cols[c].numeric)
+                fprintf(o, ",%s_count,%s_sum,%s_mean,%s_min,%s_max,%s_std", first->cols[c].name,
+                        first->cols[c].name, first->cols[c].name, first->cols[c].name,
+                        first->cols[c].name, first->cols[c].name);
+        for (size_t d = 0; d < j.ndistinct; d++)
+            fprintf(o, ",%s_distinct", j.distinct_names[d]);
+        fputc('\n', o);
+        for (size_t i = 0; i <= npaths; i++) {
+            const agg *a = i < npaths ? &files[i].total : &total;
+            if (i < npaths && !same_header(first, &files[i]))
+                continue;
+            fprintf(o, "%s,%llu,%llu", i < npaths ? files[i].path : "total",
+                    (unsigned long long)a->rows, (unsigned long long)a->rejected);
+            for (size_t c = 0; c < first->ncols; c++) {
+                if (!first->cols[c].numeric)
+                    continue;
+                const stats *s = &a->num[c];
+                fprintf(o, ",%llu,%.17g,%.17g,%.17g,%.17g,%.17g", (unsigned long long)s->count,
+                        stats_sum(s), s->count ? s->mean : NAN, s->count ? s->min : NAN,
+                        s->count ? s->max : NAN, stats_std(s));
+            }
+            for (size_t d = 0; d < j.ndistinct; d++)
+                fprintf(o, ",%zu", a->distinct[d].count);
+            fputc('\n', o);
+        }
+    } else {
+        char b1[64], b2[64];
+        fprintf(o, "%-24s %14s %10s", "file", "rows", "rejected");
+        for (size_t c = 0; c < first->ncols; c++)
+            if (first->cols[c].numeric)
+                fprintf(o, " %18.18s", first->cols[c].name);
+        for (size_t d = 0; d < j.ndistinct; d++)
+            fprintf(o, " %12.12s", j.distinct_names[d]);
+        fprintf(o, "\n%-24s %14s %10s", "", "", "");
+        for (size_t c = 0; c < first->ncols; c++)
+            if (first->cols[c].numeric)
+                fprintf(o, " %18s", "sum");
+        for (size_t d = 0; d < j.ndistinct; d++)
+            fprintf(o, " %12s", "distinct");
+        fputc('\n', o);
+        for (size_t i = 0; i <= npaths; i++) {
+            const agg *a = i < npaths ? &files[i].total : &total;
+            const char *name = i < npaths ? files[i].path : "total";
+            size_t len = strlen(name);
+            fprintf(o, "%-24s %14s %10s", len > 24 ? name + len - 24 : name,
+                    human(b1, sizeof b1, (double)a->rows, 0),
+                    human(b2, sizeof b2, (double)a->rejected, 0));
+            if (i < npaths && !same_header(first, &files[i])) {
+                fputs("  (other columns: not in the total)\n", o);
+                continue;
+            }
+            for (size_t c = 0; c < first->ncols; c++)
+                if (first->cols[c].numeric)
+                    fprintf(o, " %18s", human(b1, sizeof b1, stats_sum(&a->num[c]), 2));
+            for (size_t d = 0; d < j.ndistinct; d++)
+                fprintf(o, " %12s", human(b1, sizeof b1, (double)a->distinct[d].count, 0));
+            fputc('\n', o);
+        }
+        fprintf(o, "\n%-24s %14s %18s %14s %14s %14s %14s\n", "column (all files)", "count", "sum",
+                "mean", "min", "max", "std");
+        for (size_t c = 0; c < first->ncols; c++) {
+            if (!first->cols[c].numeric)
+                continue;
+            const stats *s = &total.num[c];
+            char b3[64], b4[64], b5[64], b6[64];
+            fprintf(o, "%-24.24s %14s %18s %14s %14s %14s %14s\n", first->cols[c].name,
+                    human(b1, sizeof b1, (double)s->count, 0), human(b2, sizeof b2, stats_sum(s), 2),
+                    human(b3, sizeof b3, s->count ? s->mean : NAN, 4),
+                    human(b4, sizeof b4, s->count ? s->min : NAN, 2),
+                    human(b5, sizeof b5, s->count ? s->max : NAN, 2),
+                    human(b6, sizeof b6, stats_std(s), 4));
+        }
+        if (first->group_col >= 0) {
+            fprintf(o, "\n%-24.24s %14s", j.group_name, "rows");
+            for (size_t c = 0; c < first->ncols; c++)
+                if (first->cols[c].numeric && (int)c != first->group_col)
+                    fprintf(o, " %14.14s", first->cols[c].name);
+            fprintf(o, "\n%-24s %14s", "", "");
+            for (size_t c = 0; c < first->ncols; c++)
+                if (first->cols[c].numeric && (int)c != first->group_col)
+                    fprintf(o, " %14s", "mean");
+            fputc('\n', o);
+            for (size_t s = 0; s < total.groups.cap; s++) {
+                struct entry *e = &total.groups.slots[s];
+                if (!e->key)
+                    continue;
+                group *g = e->value;
+                fprintf(o, "%-24.24s %14s", e->key, human(b1, sizeof b1, (double)g->rows, 0));
+                for (size_t c = 0; c < first->ncols; c++)
+                    if (first->cols[c].numeric && (int)c != first->group_col)
+                        fprintf(o, " %14s",
+                                human(b1, sizeof b1, g->num[c].count ? g->num[c].mean : NAN, 4));
+                fputc('\n', o);
+            }
+        }
+        fprintf(o, "\nrows in %llu = rows out %llu + rejected %llu; %.1f MB in %.3f s (%.0f MB/s)\n",
+                (unsigned long long)(rows_out + rejected), (unsigned long long)rows_out,
+                (unsigned long long)rejected, (double)total_bytes / 1e6, seconds,
+                seconds > 0 ? (double)total_bytes / 1e6 / seconds : 0);
+        if (rows_in_other)
+            fprintf(o, "(%llu rows of files with other columns are not in the total)\n",
+                    (unsigned long long)rows_in_other);
+    }
+    agg_free(&total, j.ndistinct);
+    for (size_t i = 0; i < npaths; i++) {
+        agg_free(&files[i].total, j.ndistinct);
+        for (size_t c = 0; c < files[i].ncols; c++)
+            free(files[i].cols[c].name);
+        free(files[i].cols);
+        free(files[i].distinct_col);
+        close(files[i].fd);
+    }
+    free(files);
+    free(chunks);
+    free(paths);
+    free(j.distinct_names);
+    free(distinct_arg);
+    free(j.text_names);
+    free(text_arg);
+    return 0;
+}
