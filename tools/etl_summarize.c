@@ -862,11 +862,19 @@ int weft_etl_summarize(int argc, char **argv)
     char *distinct_arg = NULL, *text_arg = NULL;
     const char **paths = calloc((size_t)argc, sizeof *paths);
     size_t npaths = 0;
+    int status = 0;
+    /* Everything below is freed at `done`, whatever happened. */
+    file_info *files = NULL;
+    chunk *chunks = NULL;
+    agg total = {0};
+    bool total_ready = false;
+    if (!paths)
+        return 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
-            return 0;
+            goto done;
         } else if (!strcmp(a, "--json")) {
             fmt = FMT_JSON;
         } else if (!strcmp(a, "--csv")) {
@@ -876,7 +884,8 @@ int weft_etl_summarize(int argc, char **argv)
         } else if (a[0] == '-' && a[1] == '-') {
             if (!v) {
                 fprintf(stderr, "weft etl summarize: %s needs a value\n", a);
-                return 2;
+                status = 2;
+                goto done;
             }
             i++;
             if (!strcmp(a, "--distinct")) {
@@ -891,14 +900,16 @@ int weft_etl_summarize(int argc, char **argv)
                 int64_t c = weft_etl_parse_size(v);
                 if (c < 1000) {
                     fprintf(stderr, "weft etl summarize: --chunk %s: a size of 1k or more\n", v);
-                    return 2;
+                    status = 2;
+                    goto done;
                 }
                 j.chunk_bytes = (size_t)c;
             } else if (!strcmp(a, "--delimiter")) {
                 if (strlen(v) != 1 || v[0] == '"' || v[0] == '\n' || v[0] == '\r') {
                     fprintf(stderr, "weft etl summarize: --delimiter is one byte, not a quote or "
                                     "a line break\n");
-                    return 2;
+                    status = 2;
+                    goto done;
                 }
                 j.delim = v[0];
             } else if (!strcmp(a, "--on-error")) {
@@ -912,12 +923,14 @@ int weft_etl_summarize(int argc, char **argv)
                 } else {
                     fprintf(stderr, "weft etl summarize: --on-error is fail, skip or "
                                     "quarantine=FILE\n");
-                    return 2;
+                    status = 2;
+                    goto done;
                 }
             } else {
                 fprintf(stderr, "weft etl summarize: unknown option '%s'\n\n", a);
                 usage(stderr);
-                return 2;
+                status = 2;
+                goto done;
             }
         } else {
             paths[npaths++] = a;
@@ -925,7 +938,8 @@ int weft_etl_summarize(int argc, char **argv)
     }
     if (!npaths) {
         usage(stderr);
-        return 2;
+        status = 2;
+        goto done;
     }
     if (distinct_arg) {
         j.distinct_names = calloc(strlen(distinct_arg) + 1, sizeof *j.distinct_names);
@@ -940,9 +954,14 @@ int weft_etl_summarize(int argc, char **argv)
             j.text_names[j.ntext++] = t;
     }
     /* Step 1. */
-    file_info *files = calloc(npaths, sizeof *files);
+    files = calloc(npaths, sizeof *files);
+    if (!files) {
+        status = 1;
+        goto done;
+    }
+    for (size_t i = 0; i < npaths; i++)
+        files[i].fd = -1;
     uint64_t total_bytes = 0;
-    int status = 0;
     for (size_t i = 0; i < npaths && !status; i++) {
         file_info *f = &files[i];
         f->path = paths[i];
@@ -977,19 +996,19 @@ int weft_etl_summarize(int argc, char **argv)
         agg_init(&f->total, f);
     }
     if (status)
-        return status;
+        goto done;
     weft_pool *pool;
     weft_pool_opts po = {.workers = jobs, .name = "weft-etl"};
     if (weft_pool_create(&pool, &po) < 0) {
         fprintf(stderr, "weft etl summarize: cannot start the threads\n");
-        return 1;
+        status = 1;
+        goto done;
     }
     progress pr = {.j = &j, .total = total_bytes, .t0 = weft_now()};
     pthread_t pt;
     bool progress_on = show_progress && isatty(STDERR_FILENO) &&
                        pthread_create(&pt, NULL, progress_main, &pr) == 0;
     /* Steps 2-5, twice at most: again for the files whose cuts were wrong. */
-    chunk *chunks = NULL;
     size_t nchunks = 0, cap = 0;
     for (int pass = 0; pass < 2 && !status; pass++) {
         nchunks = 0;
@@ -1075,11 +1094,11 @@ int weft_etl_summarize(int argc, char **argv)
         pthread_join(pt, NULL);
     }
     if (status)
-        return status;
+        goto done;
     /* The total: the files whose header is the first file's. */
     file_info *first = &files[0];
-    agg total;
     agg_init(&total, first);
+    total_ready = true;
     uint64_t rows_in_other = 0;
     for (size_t i = 0; i < npaths; i++) {
         if (!same_header(first, &files[i])) {
@@ -1242,14 +1261,17 @@ int weft_etl_summarize(int argc, char **argv)
             fprintf(o, "(%llu rows of files with other columns are not in the total)\n",
                     (unsigned long long)rows_in_other);
     }
-    agg_free(&total, j.ndistinct);
-    for (size_t i = 0; i < npaths; i++) {
+done:
+    if (total_ready)
+        agg_free(&total, j.ndistinct);
+    for (size_t i = 0; files && i < npaths; i++) {
         agg_free(&files[i].total, j.ndistinct);
         for (size_t c = 0; c < files[i].ncols; c++)
             free(files[i].cols[c].name);
         free(files[i].cols);
         free(files[i].distinct_col);
-        close(files[i].fd);
+        if (files[i].fd >= 0)
+            close(files[i].fd);
     }
     free(files);
     free(chunks);
@@ -1258,5 +1280,5 @@ int weft_etl_summarize(int argc, char **argv)
     free(distinct_arg);
     free(j.text_names);
     free(text_arg);
-    return 0;
+    return status;
 }
