@@ -2,9 +2,13 @@
 #ifndef WEFT_TOOLS_ETL_H
 #define WEFT_TOOLS_ETL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <weft/pool.h>
 
 int weft_etl_gen(int argc, char **argv);
 int weft_etl_summarize(int argc, char **argv);
@@ -17,5 +21,55 @@ bool weft_etl_parse_number(const char *s, size_t len, double *out);
 
 /* "1.5G", "200M", "64k", "1000": bytes; -1 if malformed. */
 int64_t weft_etl_parse_size(const char *s);
+
+/* ---- input files (tools/etl_files.c) ------------------------------------------ */
+
+typedef struct etl_column {
+    char *name;
+    bool numeric; /* most of the first 100 rows' values are numbers */
+} etl_column;
+
+typedef struct etl_file {
+    const char *path;
+    int fd;
+    uint64_t size;
+    etl_column *cols; /* the header */
+    size_t ncols;
+    uint64_t data_start; /* offset of the first data record */
+    uint64_t data_line;  /* its line */
+} etl_file;
+
+/* Open path and read its header and column types (columns named in text
+ * are never numeric). Returns 0, or 1 with a message naming `tool` printed;
+ * either way etl_file_close() frees it. */
+int etl_file_open(etl_file *f, const char *path, char delim, char *const *text, size_t ntext,
+                  const char *tool);
+void etl_file_close(etl_file *f);
+int etl_column_index(const etl_file *f, const char *name);
+bool etl_same_header(const etl_file *a, const etl_file *b);
+
+/* A chunk of a file: [start, end), start being a record start on `line`. */
+typedef struct etl_range {
+    uint64_t start, end, line;
+} etl_range;
+
+/* Cut f's data into chunks of about chunk_bytes at record starts (one
+ * chunk if whole or small), counting the cuts on pool. *out (malloc'd,
+ * *n of them) cover [data_start, size) in order. Returns 0 or -errno. */
+int etl_plan(const etl_file *f, weft_pool *pool, size_t chunk_bytes, bool whole, etl_range **out,
+             size_t *n);
+
+/* The progress line on stderr (a terminal only): bytes and rows done. */
+typedef struct etl_progress {
+    _Atomic uint64_t bytes, rows;
+    uint64_t total;
+    int64_t t0;
+    _Atomic bool stop;
+    bool running;
+    pthread_t thread;
+} etl_progress;
+
+void etl_progress_start(etl_progress *p, uint64_t total_bytes, bool on_terminal);
+void etl_progress_stop(etl_progress *p);
 
 #endif

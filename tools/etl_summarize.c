@@ -43,7 +43,7 @@
 
 #include "tools/etl.h"
 
-enum { BLOCK = 4 << 20, TYPE_ROWS = 100, MAX_COLS = 4096 };
+enum { BLOCK = 4 << 20 };
 
 typedef enum on_error { ERR_FAIL, ERR_SKIP, ERR_QUARANTINE } on_error;
 typedef enum format { FMT_TABLE, FMT_JSON, FMT_CSV } format;
@@ -207,11 +207,6 @@ static struct entry *strmap_get(strmap *m, const char *key, size_t len, uint64_t
 
 /* ---- the job ------------------------------------------------------------------------- */
 
-typedef struct column {
-    char *name;
-    bool numeric;
-} column;
-
 /* What one chunk (or a file, or the whole run) adds up. */
 typedef struct agg {
     uint64_t rows, rejected;
@@ -236,13 +231,7 @@ typedef struct bad {
 struct job;
 
 typedef struct file_info {
-    const char *path;
-    int fd;
-    uint64_t size;
-    column *cols;
-    size_t ncols;
-    uint64_t data_start; /* offset of the first data record */
-    uint64_t data_line;  /* its line */
+    etl_file in; /* path, descriptor, header, types */
     int *distinct_col, group_col;
     bool reread;          /* a chunk start was guessed wrong: one chunk */
     agg total;
@@ -271,16 +260,15 @@ typedef struct job {
     size_t ntext;
     const char *group_name;
     size_t chunk_bytes;
-    _Atomic uint64_t bytes_done, rows_done;
-    size_t ncols_max;
+    etl_progress *progress; /* bytes and rows done */
 } job;
 
 static void agg_init(agg *a, const file_info *f)
 {
     memset(a, 0, sizeof *a);
-    a->num = calloc(f->ncols, sizeof *a->num);
+    a->num = calloc(f->in.ncols, sizeof *a->num);
     a->distinct = calloc(f->job->ndistinct ? f->job->ndistinct : 1, sizeof *a->distinct);
-    a->groups.value_size = sizeof(group) + f->ncols * sizeof(stats);
+    a->groups.value_size = sizeof(group) + f->in.ncols * sizeof(stats);
 }
 
 static void agg_free(agg *a, size_t ndistinct)
@@ -363,13 +351,13 @@ static int on_record(void *arg, const weft_csv_record *r)
         return 0; /* an empty line */
     if (r->error)
         return reject(c, r, r->error);
-    if (r->count != f->ncols) {
+    if (r->count != f->in.ncols) {
         char why[96];
-        snprintf(why, sizeof why, "%zu fields where the header has %zu", r->count, f->ncols);
+        snprintf(why, sizeof why, "%zu fields where the header has %zu", r->count, f->in.ncols);
         return reject(c, r, why);
     }
-    for (size_t i = 0; i < f->ncols; i++) {
-        if (!f->cols[i].numeric)
+    for (size_t i = 0; i < f->in.ncols; i++) {
+        if (!f->in.cols[i].numeric)
             continue;
         const weft_csv_field *fl = &r->fields[i];
         if (fl->len == 0) {
@@ -378,15 +366,15 @@ static int on_record(void *arg, const weft_csv_record *r)
         }
         if (!weft_etl_parse_number(fl->data, fl->len, &x->values[i])) {
             char why[256];
-            snprintf(why, sizeof why, "text in numeric column '%s': \"%.*s\"", f->cols[i].name,
+            snprintf(why, sizeof why, "text in numeric column '%s': \"%.*s\"", f->in.cols[i].name,
                      (int)(fl->len > 40 ? 40 : fl->len), fl->data);
             return reject(c, r, why);
         }
     }
     agg *a = &c->a;
     a->rows++;
-    for (size_t i = 0; i < f->ncols; i++)
-        if (f->cols[i].numeric && !isnan(x->values[i]))
+    for (size_t i = 0; i < f->in.ncols; i++)
+        if (f->in.cols[i].numeric && !isnan(x->values[i]))
             stats_add(&a->num[i], x->values[i]);
     job *j = f->job;
     for (size_t d = 0; d < j->ndistinct; d++) {
@@ -401,8 +389,8 @@ static int on_record(void *arg, const weft_csv_record *r)
             return -ENOMEM;
         group *g = e->value;
         g->rows++;
-        for (size_t i = 0; i < f->ncols; i++)
-            if (f->cols[i].numeric && !isnan(x->values[i]))
+        for (size_t i = 0; i < f->in.ncols; i++)
+            if (f->in.cols[i].numeric && !isnan(x->values[i]))
                 stats_add(&g->num[i], x->values[i]);
     }
     return 0;
@@ -443,7 +431,7 @@ static int run_chunk(void *arg, weft_value *result)
     int rc = weft_csv_reader_create(&r, &o);
     if (rc < 0)
         return c->err = rc;
-    chunk_ctx x = {.c = c, .values = calloc(f->ncols ? f->ncols : 1, sizeof(double))};
+    chunk_ctx x = {.c = c, .values = calloc(f->in.ncols ? f->in.ncols : 1, sizeof(double))};
     if (!x.values) {
         weft_csv_reader_destroy(r);
         return c->err = -ENOMEM;
@@ -451,11 +439,11 @@ static int run_chunk(void *arg, weft_value *result)
     weft_csv_reader_reset(r, c->start, c->line);
     c->bads_end = &c->bads; /* here: the chunk array no longer moves */
     uint64_t before = c->a.rows;
-    rc = read_range(f->fd, c->start, c->end, r, &x, &j->bytes_done);
+    rc = read_range(f->in.fd, c->start, c->end, r, &x, &j->progress->bytes);
     c->ended_in_quotes = weft_csv_reader_in_quotes(r);
     if (rc == 0)
         rc = weft_csv_finish(r, on_record, &x);
-    atomic_fetch_add_explicit(&j->rows_done, c->a.rows - before, memory_order_relaxed);
+    atomic_fetch_add_explicit(&j->progress->rows, c->a.rows - before, memory_order_relaxed);
     weft_csv_reader_destroy(r);
     free(x.values);
     if (rc > 0)
@@ -463,244 +451,35 @@ static int run_chunk(void *arg, weft_value *result)
     return c->err = rc;
 }
 
-/* ---- step 1: header and types ------------------------------------------------------- */
+/* ---- step 2: chunks (tools/etl_files.c cuts) ---------------------------------------- */
 
-typedef struct head_ctx {
-    file_info *f;
-    size_t rows;              /* data rows looked at */
-    uint32_t *texts, *values; /* per column: non-empty values of each kind */
-    const char *error;
-    uint64_t error_line;
-    bool done;
-} head_ctx;
-
-static int on_head(void *arg, const weft_csv_record *r)
+static int plan_chunks(file_info *f, weft_pool *pool, chunk **chunks, size_t *n, size_t *cap)
 {
-    head_ctx *h = arg;
-    file_info *f = h->f;
-    if (!f->cols) {
-        if (r->error || r->count == 0) {
-            h->error = r->error ? r->error : "the first line is empty: no header";
-            h->error_line = r->line;
-            return 1;
-        }
-        if (r->count > MAX_COLS) {
-            h->error = "more than 4096 columns";
-            h->error_line = r->line;
-            return 1;
-        }
-        f->cols = calloc(r->count, sizeof *f->cols);
-        h->texts = calloc(r->count, sizeof *h->texts);
-        h->values = calloc(r->count, sizeof *h->values);
-        if (!f->cols || !h->texts || !h->values)
-            return -ENOMEM;
-        f->ncols = r->count;
-        for (size_t i = 0; i < r->count; i++) {
-            f->cols[i].name = strndup(r->fields[i].data, r->fields[i].len);
-            if (!f->cols[i].name)
-                return -ENOMEM;
-        }
-        return 0;
-    }
-    if (h->rows == 0) {
-        f->data_start = r->offset;
-        f->data_line = r->line;
-    }
-    if (r->error || r->count != f->ncols) {
-        h->rows++;
-        return h->rows >= TYPE_ROWS;
-    }
-    for (size_t i = 0; i < f->ncols; i++) {
-        double v;
-        if (r->fields[i].len == 0)
-            continue;
-        if (weft_etl_parse_number(r->fields[i].data, r->fields[i].len, &v))
-            h->values[i]++;
-        else
-            h->texts[i]++;
-    }
-    return ++h->rows >= TYPE_ROWS;
-}
-
-/* Read the header and decide the column types; fills f. Returns 0, or 1
- * with a message printed. */
-static int read_head(file_info *f, char delim)
-{
-    weft_csv_reader *r;
-    weft_csv_opts o = {.delimiter = delim};
-    if (weft_csv_reader_create(&r, &o) < 0)
-        return 1;
-    head_ctx h = {.f = f};
-    char *buf = malloc(1 << 16);
-    int rc = buf ? 0 : -ENOMEM;
-    uint64_t at = 0;
-    while (rc == 0 && at < f->size) {
-        ssize_t n = pread(f->fd, buf, 1 << 16, (off_t)at);
-        if (n <= 0) {
-            rc = n < 0 ? -errno : -EIO;
-            break;
-        }
-        at += (uint64_t)n;
-        rc = weft_csv_feed(r, buf, (size_t)n, on_head, &h);
-    }
-    if (rc == 0)
-        rc = weft_csv_finish(r, on_head, &h);
-    weft_csv_reader_destroy(r);
-    free(buf);
-    if (rc < 0) {
-        fprintf(stderr, "weft etl summarize: %s: %s\n", f->path, weft_strerror(rc));
-        return 1;
-    }
-    if (h.error || !f->cols) {
-        fprintf(stderr, "weft etl summarize: %s:%llu: %s\n", f->path,
-                (unsigned long long)(h.error ? h.error_line : 1),
-                h.error ? h.error : "empty file: no header");
-        free(h.texts);
-        free(h.values);
-        return 1;
-    }
-    if (h.rows == 0) {
-        f->data_start = f->size; /* a header and nothing else */
-        f->data_line = 2;
-    }
-    /* Numeric: most of the first rows' values are numbers (a few bad ones
-     * are then reported as bad records, not taken for a text column),
-     * unless --text names the column. */
-    for (size_t i = 0; i < f->ncols; i++) {
-        f->cols[i].numeric = h.values[i] > h.texts[i];
-        for (size_t t = 0; t < f->job->ntext; t++)
-            if (!strcmp(f->job->text_names[t], f->cols[i].name))
-                f->cols[i].numeric = false;
-    }
-    free(h.texts);
-    free(h.values);
-    return 0;
-}
-
-/* ---- step 2: chunks ----------------------------------------------------------------------- */
-
-typedef struct piece {
-    int fd;
-    uint64_t start, end;
-    uint64_t quotes, breaks;
-    bool starts_lf, ends_cr;
-    int err;
-} piece;
-
-/* Count quotes and line breaks (LF, CRLF, lone CR) of a byte range. */
-static int count_piece(void *arg, weft_value *result)
-{
-    (void)result;
-    piece *p = arg;
-    char *buf = malloc(BLOCK);
-    if (!buf)
-        return p->err = -ENOMEM;
-    uint64_t breaks = 0;
-    char prev = 0;
-    for (uint64_t at = p->start; at < p->end;) {
-        size_t want = p->end - at < BLOCK ? (size_t)(p->end - at) : BLOCK;
-        ssize_t n = pread(p->fd, buf, want, (off_t)at);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            free(buf);
-            return p->err = n < 0 ? -errno : -EIO;
-        }
-        if (at == p->start)
-            p->starts_lf = buf[0] == '\n';
-        p->quotes += weft_csv_count_quotes(buf, (size_t)n, '"');
-        breaks += weft_csv_count_breaks(buf, (size_t)n);
-        if (prev == '\r' && buf[0] == '\n')
-            breaks--; /* a CR LF across two blocks: one break */
-        prev = buf[n - 1];
-        at += (uint64_t)n;
-    }
-    p->ends_cr = prev == '\r';
-    p->breaks = breaks;
-    free(buf);
-    return 0;
-}
-
-/* Cut f into chunks (appended to *chunks); the cuts are counted on pool. */
-static int plan_file(file_info *f, weft_pool *pool, chunk **chunks, size_t *n, size_t *cap)
-{
-    job *j = f->job;
-    uint64_t data = f->size - f->data_start;
-    size_t k = f->reread || data < 2 * j->chunk_bytes ? 1 : (size_t)(data / j->chunk_bytes);
-    piece *ps = calloc(k, sizeof *ps);
-    uint64_t *starts = calloc(k + 1, sizeof *starts), *lines = calloc(k + 1, sizeof *lines);
-    if (!ps || !starts || !lines) {
-        free(ps);
-        free(starts);
-        free(lines);
-        return -ENOMEM;
-    }
-    starts[0] = f->data_start;
-    lines[0] = f->data_line;
-    if (k > 1) {
-        weft_future **fs = calloc(k, sizeof *fs);
-        if (!fs)
-            return -ENOMEM;
-        for (size_t i = 0; i < k; i++) {
-            ps[i] = (piece){.fd = f->fd,
-                            .start = f->data_start + data * i / k,
-                            .end = f->data_start + data * (i + 1) / k};
-            weft_pool_submit(pool, count_piece, &ps[i], WEFT_NEVER, &fs[i]);
-        }
-        for (size_t i = 0; i < k; i++) {
-            weft_future_wait(fs[i], WEFT_NEVER);
-            weft_future_unref(fs[i]);
-        }
-        free(fs);
-        uint64_t quotes = 0, breaks = f->data_line;
-        size_t out = 1;
-        for (size_t i = 1; i < k; i++) {
-            if (ps[i - 1].err < 0)
-                return ps[i - 1].err;
-            quotes += ps[i - 1].quotes;
-            /* A CR LF across the cut ends at its LF, after the cut: the
-             * previous piece counted its CR as a lone one. */
-            breaks += ps[i - 1].breaks - (ps[i - 1].ends_cr && ps[i].starts_lf);
-            /* Move the cut to the next record start, given the parity. */
-            uint64_t cut = ps[i].start;
-            bool in_quotes = quotes % 2 == 1;
-            char win[1 << 16];
-            ssize_t got = pread(f->fd, win, sizeof win, (off_t)cut);
-            if (got <= 0)
-                continue;
-            size_t s = weft_csv_find_record_start(win, (size_t)got, in_quotes, 0);
-            if (s == (size_t)got)
-                continue; /* no record start near: merge with the previous chunk */
-            uint64_t extra = 0;
-            for (size_t b = 0; b < s; b++)
-                extra += win[b] == '\n' || (win[b] == '\r' && (b + 1 >= (size_t)got || win[b + 1] != '\n'));
-            starts[out] = cut + s;
-            lines[out] = breaks + extra;
-            out++;
-        }
-        k = out;
-    }
-    starts[k] = f->size;
+    etl_range *r;
+    size_t k;
+    int rc = etl_plan(&f->in, pool, f->job->chunk_bytes, f->reread, &r, &k);
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; i < k; i++) {
         if (*n == *cap) {
             size_t c = *cap ? 2 * *cap : 64;
             chunk *grown = realloc(*chunks, c * sizeof *grown);
-            if (!grown)
+            if (!grown) {
+                free(r);
                 return -ENOMEM;
+            }
             *chunks = grown;
             *cap = c;
         }
         chunk *c = &(*chunks)[(*n)++];
         memset(c, 0, sizeof *c);
         c->file = f;
-        c->start = starts[i];
-        c->end = starts[i + 1];
-        c->line = lines[i];
+        c->start = r[i].start;
+        c->end = r[i].end;
+        c->line = r[i].line;
         agg_init(&c->a, f);
     }
-    free(ps);
-    free(starts);
-    free(lines);
+    free(r);
     return 0;
 }
 
@@ -750,12 +529,12 @@ static void json_agg(FILE *o, const agg *a, const file_info *f)
     fprintf(o, "\"rows\":%llu,\"rejected\":%llu,\"columns\":{", (unsigned long long)a->rows,
             (unsigned long long)a->rejected);
     bool first = true;
-    for (size_t c = 0; c < f->ncols; c++) {
-        if (!f->cols[c].numeric)
+    for (size_t c = 0; c < f->in.ncols; c++) {
+        if (!f->in.cols[c].numeric)
             continue;
         fputs(first ? "" : ",", o);
         first = false;
-        json_string(o, f->cols[c].name);
+        json_string(o, f->in.cols[c].name);
         fputc(':', o);
         json_stats(o, &a->num[c]);
     }
@@ -810,47 +589,6 @@ static void usage(FILE *f)
             "                         quarantine=FILE: also write them to FILE\n"
             "  --json | --csv         machine-readable output instead of the table\n"
             "  --no-progress          no progress line on a terminal\n");
-}
-
-typedef struct progress {
-    job *j;
-    uint64_t total;
-    int64_t t0;
-    _Atomic bool stop;
-} progress;
-
-static void *progress_main(void *arg)
-{
-    progress *p = arg;
-    while (!atomic_load(&p->stop)) {
-        usleep(200000);
-        uint64_t done = atomic_load(&p->j->bytes_done), rows = atomic_load(&p->j->rows_done);
-        double s = (double)(weft_now() - p->t0) / 1e9, rate = s > 0 ? (double)done / s : 0;
-        double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
-        fprintf(stderr, "\r  %5.1f%%  %llu rows  %.0f MB/s  ETA %.0fs   ",
-                p->total ? 100.0 * (double)done / (double)p->total : 100.0,
-                (unsigned long long)rows, rate / 1e6, eta);
-    }
-    fprintf(stderr, "\r%60s\r", "");
-    return NULL;
-}
-
-static bool same_header(const file_info *a, const file_info *b)
-{
-    if (a->ncols != b->ncols)
-        return false;
-    for (size_t i = 0; i < a->ncols; i++)
-        if (strcmp(a->cols[i].name, b->cols[i].name) || a->cols[i].numeric != b->cols[i].numeric)
-            return false;
-    return true;
-}
-
-static int column_index(const file_info *f, const char *name)
-{
-    for (size_t i = 0; i < f->ncols; i++)
-        if (!strcmp(f->cols[i].name, name))
-            return (int)i;
-    return -1;
 }
 
 int weft_etl_summarize(int argc, char **argv)
@@ -960,37 +698,28 @@ int weft_etl_summarize(int argc, char **argv)
         goto done;
     }
     for (size_t i = 0; i < npaths; i++)
-        files[i].fd = -1;
+        files[i].in.fd = -1;
     uint64_t total_bytes = 0;
     for (size_t i = 0; i < npaths && !status; i++) {
         file_info *f = &files[i];
-        f->path = paths[i];
         f->job = &j;
         f->group_col = -1;
-        f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (f->fd < 0 || fstat(f->fd, &st) < 0) {
-            fprintf(stderr, "weft etl summarize: %s: %s\n", f->path, strerror(errno));
+        if (etl_file_open(&f->in, paths[i], j.delim, j.text_names, j.ntext, "summarize")) {
             status = 1;
             break;
         }
-        f->size = (uint64_t)st.st_size;
-        total_bytes += f->size;
-        if (read_head(f, j.delim)) {
-            status = 1;
-            break;
-        }
+        total_bytes += f->in.size;
         f->distinct_col = calloc(j.ndistinct ? j.ndistinct : 1, sizeof *f->distinct_col);
         for (size_t d = 0; d < j.ndistinct; d++) {
-            f->distinct_col[d] = column_index(f, j.distinct_names[d]);
+            f->distinct_col[d] = etl_column_index(&f->in, j.distinct_names[d]);
             if (f->distinct_col[d] < 0) {
-                fprintf(stderr, "weft etl summarize: %s has no column '%s'\n", f->path,
+                fprintf(stderr, "weft etl summarize: %s has no column '%s'\n", f->in.path,
                         j.distinct_names[d]);
                 status = 2;
             }
         }
-        if (j.group_name && (f->group_col = column_index(f, j.group_name)) < 0) {
-            fprintf(stderr, "weft etl summarize: %s has no column '%s'\n", f->path, j.group_name);
+        if (j.group_name && (f->group_col = etl_column_index(&f->in, j.group_name)) < 0) {
+            fprintf(stderr, "weft etl summarize: %s has no column '%s'\n", f->in.path, j.group_name);
             status = 2;
         }
         agg_init(&f->total, f);
@@ -1004,10 +733,9 @@ int weft_etl_summarize(int argc, char **argv)
         status = 1;
         goto done;
     }
-    progress pr = {.j = &j, .total = total_bytes, .t0 = weft_now()};
-    pthread_t pt;
-    bool progress_on = show_progress && isatty(STDERR_FILENO) &&
-                       pthread_create(&pt, NULL, progress_main, &pr) == 0;
+    etl_progress pr;
+    etl_progress_start(&pr, total_bytes, show_progress);
+    j.progress = &pr;
     /* Steps 2-5, twice at most: again for the files whose cuts were wrong. */
     size_t nchunks = 0, cap = 0;
     for (int pass = 0; pass < 2 && !status; pass++) {
@@ -1015,9 +743,9 @@ int weft_etl_summarize(int argc, char **argv)
         for (size_t i = 0; i < npaths; i++) {
             if (pass == 1 && !files[i].reread)
                 continue;
-            int rc = plan_file(&files[i], pool, &chunks, &nchunks, &cap);
+            int rc = plan_chunks(&files[i], pool, &chunks, &nchunks, &cap);
             if (rc < 0) {
-                fprintf(stderr, "weft etl summarize: %s: %s\n", files[i].path, weft_strerror(rc));
+                fprintf(stderr, "weft etl summarize: %s: %s\n", files[i].in.path, weft_strerror(rc));
                 status = 1;
             }
         }
@@ -1040,14 +768,14 @@ int weft_etl_summarize(int argc, char **argv)
             chunk *k = &chunks[c];
             file_info *f = k->file;
             if (k->err < 0 && !status) {
-                fprintf(stderr, "weft etl summarize: %s: %s\n", f->path, weft_strerror(k->err));
+                fprintf(stderr, "weft etl summarize: %s: %s\n", f->in.path, weft_strerror(k->err));
                 status = 1;
             }
             if ((pass == 0 && f->reread) || status) {
                 agg_free(&k->a, j.ndistinct);
                 continue;
             }
-            if (agg_merge(&f->total, &k->a, f->ncols, j.ndistinct) < 0) {
+            if (agg_merge(&f->total, &k->a, f->in.ncols, j.ndistinct) < 0) {
                 fprintf(stderr, "weft etl summarize: out of memory\n");
                 status = 1;
             }
@@ -1070,7 +798,7 @@ int weft_etl_summarize(int argc, char **argv)
                 next = b->next;
                 bool counts = !(pass == 0 && k->file->reread);
                 if (counts && !status && j.on_err == ERR_FAIL) {
-                    fprintf(stderr, "%s:%llu: %s\n", k->file->path, (unsigned long long)b->line,
+                    fprintf(stderr, "%s:%llu: %s\n", k->file->in.path, (unsigned long long)b->line,
                             b->reason);
                     status = 1;
                 } else if (counts && q) {
@@ -1089,10 +817,7 @@ int weft_etl_summarize(int argc, char **argv)
     }
     weft_pool_destroy(pool);
     double seconds = (double)(weft_now() - pr.t0) / 1e9;
-    if (progress_on) {
-        atomic_store(&pr.stop, true);
-        pthread_join(pt, NULL);
-    }
+    etl_progress_stop(&pr);
     if (status)
         goto done;
     /* The total: the files whose header is the first file's. */
@@ -1101,11 +826,11 @@ int weft_etl_summarize(int argc, char **argv)
     total_ready = true;
     uint64_t rows_in_other = 0;
     for (size_t i = 0; i < npaths; i++) {
-        if (!same_header(first, &files[i])) {
+        if (!etl_same_header(&first->in, &files[i].in)) {
             rows_in_other += files[i].total.rows + files[i].total.rejected;
             continue;
         }
-        agg_merge(&total, &files[i].total, first->ncols, j.ndistinct);
+        agg_merge(&total, &files[i].total, first->in.ncols, j.ndistinct);
     }
     uint64_t rows_out = 0, rejected = 0;
     for (size_t i = 0; i < npaths; i++) {
@@ -1117,10 +842,10 @@ int weft_etl_summarize(int argc, char **argv)
         fputs("{\"files\":[", o);
         for (size_t i = 0; i < npaths; i++) {
             fputs(i ? ",{\"file\":" : "{\"file\":", o);
-            json_string(o, files[i].path);
+            json_string(o, files[i].in.path);
             fputc(',', o);
             json_agg(o, &files[i].total, &files[i]);
-            fprintf(o, ",\"in_total\":%s}", same_header(first, &files[i]) ? "true" : "false");
+            fprintf(o, ",\"in_total\":%s}", etl_same_header(&first->in, &files[i].in) ? "true" : "false");
         }
         fputs("],\"total\":{", o);
         json_agg(o, &total, first);
@@ -1138,12 +863,12 @@ int weft_etl_summarize(int argc, char **argv)
                 json_string(o, e->key);
                 fprintf(o, ":{\"rows\":%llu,\"columns\":{", (unsigned long long)g->rows);
                 bool c1 = false;
-                for (size_t c = 0; c < first->ncols; c++) {
-                    if (!first->cols[c].numeric)
+                for (size_t c = 0; c < first->in.ncols; c++) {
+                    if (!first->in.cols[c].numeric)
                         continue;
                     fputs(c1 ? "," : "", o);
                     c1 = true;
-                    json_string(o, first->cols[c].name);
+                    json_string(o, first->in.cols[c].name);
                     fputc(':', o);
                     json_stats(o, &g->num[c]);
                 }
@@ -1157,22 +882,22 @@ int weft_etl_summarize(int argc, char **argv)
                 (unsigned long long)rejected, (unsigned long long)total_bytes, seconds);
     } else if (fmt == FMT_CSV) {
         fputs("scope,rows,rejected", o);
-        for (size_t c = 0; c < first->ncols; c++)
-            if (first->cols[c].numeric)
-                fprintf(o, ",%s_count,%s_sum,%s_mean,%s_min,%s_max,%s_std", first->cols[c].name,
-                        first->cols[c].name, first->cols[c].name, first->cols[c].name,
-                        first->cols[c].name, first->cols[c].name);
+        for (size_t c = 0; c < first->in.ncols; c++)
+            if (first->in.cols[c].numeric)
+                fprintf(o, ",%s_count,%s_sum,%s_mean,%s_min,%s_max,%s_std", first->in.cols[c].name,
+                        first->in.cols[c].name, first->in.cols[c].name, first->in.cols[c].name,
+                        first->in.cols[c].name, first->in.cols[c].name);
         for (size_t d = 0; d < j.ndistinct; d++)
             fprintf(o, ",%s_distinct", j.distinct_names[d]);
         fputc('\n', o);
         for (size_t i = 0; i <= npaths; i++) {
             const agg *a = i < npaths ? &files[i].total : &total;
-            if (i < npaths && !same_header(first, &files[i]))
+            if (i < npaths && !etl_same_header(&first->in, &files[i].in))
                 continue;
-            fprintf(o, "%s,%llu,%llu", i < npaths ? files[i].path : "total",
+            fprintf(o, "%s,%llu,%llu", i < npaths ? files[i].in.path : "total",
                     (unsigned long long)a->rows, (unsigned long long)a->rejected);
-            for (size_t c = 0; c < first->ncols; c++) {
-                if (!first->cols[c].numeric)
+            for (size_t c = 0; c < first->in.ncols; c++) {
+                if (!first->in.cols[c].numeric)
                     continue;
                 const stats *s = &a->num[c];
                 fprintf(o, ",%llu,%.17g,%.17g,%.17g,%.17g,%.17g", (unsigned long long)s->count,
@@ -1186,31 +911,31 @@ int weft_etl_summarize(int argc, char **argv)
     } else {
         char b1[64], b2[64];
         fprintf(o, "%-24s %14s %10s", "file", "rows", "rejected");
-        for (size_t c = 0; c < first->ncols; c++)
-            if (first->cols[c].numeric)
-                fprintf(o, " %18.18s", first->cols[c].name);
+        for (size_t c = 0; c < first->in.ncols; c++)
+            if (first->in.cols[c].numeric)
+                fprintf(o, " %18.18s", first->in.cols[c].name);
         for (size_t d = 0; d < j.ndistinct; d++)
             fprintf(o, " %12.12s", j.distinct_names[d]);
         fprintf(o, "\n%-24s %14s %10s", "", "", "");
-        for (size_t c = 0; c < first->ncols; c++)
-            if (first->cols[c].numeric)
+        for (size_t c = 0; c < first->in.ncols; c++)
+            if (first->in.cols[c].numeric)
                 fprintf(o, " %18s", "sum");
         for (size_t d = 0; d < j.ndistinct; d++)
             fprintf(o, " %12s", "distinct");
         fputc('\n', o);
         for (size_t i = 0; i <= npaths; i++) {
             const agg *a = i < npaths ? &files[i].total : &total;
-            const char *name = i < npaths ? files[i].path : "total";
+            const char *name = i < npaths ? files[i].in.path : "total";
             size_t len = strlen(name);
             fprintf(o, "%-24s %14s %10s", len > 24 ? name + len - 24 : name,
                     human(b1, sizeof b1, (double)a->rows, 0),
                     human(b2, sizeof b2, (double)a->rejected, 0));
-            if (i < npaths && !same_header(first, &files[i])) {
+            if (i < npaths && !etl_same_header(&first->in, &files[i].in)) {
                 fputs("  (other columns: not in the total)\n", o);
                 continue;
             }
-            for (size_t c = 0; c < first->ncols; c++)
-                if (first->cols[c].numeric)
+            for (size_t c = 0; c < first->in.ncols; c++)
+                if (first->in.cols[c].numeric)
                     fprintf(o, " %18s", human(b1, sizeof b1, stats_sum(&a->num[c]), 2));
             for (size_t d = 0; d < j.ndistinct; d++)
                 fprintf(o, " %12s", human(b1, sizeof b1, (double)a->distinct[d].count, 0));
@@ -1218,12 +943,12 @@ int weft_etl_summarize(int argc, char **argv)
         }
         fprintf(o, "\n%-24s %14s %18s %14s %14s %14s %14s\n", "column (all files)", "count", "sum",
                 "mean", "min", "max", "std");
-        for (size_t c = 0; c < first->ncols; c++) {
-            if (!first->cols[c].numeric)
+        for (size_t c = 0; c < first->in.ncols; c++) {
+            if (!first->in.cols[c].numeric)
                 continue;
             const stats *s = &total.num[c];
             char b3[64], b4[64], b5[64], b6[64];
-            fprintf(o, "%-24.24s %14s %18s %14s %14s %14s %14s\n", first->cols[c].name,
+            fprintf(o, "%-24.24s %14s %18s %14s %14s %14s %14s\n", first->in.cols[c].name,
                     human(b1, sizeof b1, (double)s->count, 0), human(b2, sizeof b2, stats_sum(s), 2),
                     human(b3, sizeof b3, s->count ? s->mean : NAN, 4),
                     human(b4, sizeof b4, s->count ? s->min : NAN, 2),
@@ -1232,12 +957,12 @@ int weft_etl_summarize(int argc, char **argv)
         }
         if (first->group_col >= 0) {
             fprintf(o, "\n%-24.24s %14s", j.group_name, "rows");
-            for (size_t c = 0; c < first->ncols; c++)
-                if (first->cols[c].numeric && (int)c != first->group_col)
-                    fprintf(o, " %14.14s", first->cols[c].name);
+            for (size_t c = 0; c < first->in.ncols; c++)
+                if (first->in.cols[c].numeric && (int)c != first->group_col)
+                    fprintf(o, " %14.14s", first->in.cols[c].name);
             fprintf(o, "\n%-24s %14s", "", "");
-            for (size_t c = 0; c < first->ncols; c++)
-                if (first->cols[c].numeric && (int)c != first->group_col)
+            for (size_t c = 0; c < first->in.ncols; c++)
+                if (first->in.cols[c].numeric && (int)c != first->group_col)
                     fprintf(o, " %14s", "mean");
             fputc('\n', o);
             for (size_t s = 0; s < total.groups.cap; s++) {
@@ -1246,8 +971,8 @@ int weft_etl_summarize(int argc, char **argv)
                     continue;
                 group *g = e->value;
                 fprintf(o, "%-24.24s %14s", e->key, human(b1, sizeof b1, (double)g->rows, 0));
-                for (size_t c = 0; c < first->ncols; c++)
-                    if (first->cols[c].numeric && (int)c != first->group_col)
+                for (size_t c = 0; c < first->in.ncols; c++)
+                    if (first->in.cols[c].numeric && (int)c != first->group_col)
                         fprintf(o, " %14s",
                                 human(b1, sizeof b1, g->num[c].count ? g->num[c].mean : NAN, 4));
                 fputc('\n', o);
@@ -1266,12 +991,8 @@ done:
         agg_free(&total, j.ndistinct);
     for (size_t i = 0; files && i < npaths; i++) {
         agg_free(&files[i].total, j.ndistinct);
-        for (size_t c = 0; c < files[i].ncols; c++)
-            free(files[i].cols[c].name);
-        free(files[i].cols);
         free(files[i].distinct_col);
-        if (files[i].fd >= 0)
-            close(files[i].fd);
+        etl_file_close(&files[i].in);
     }
     free(files);
     free(chunks);
