@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# `weft etl summarize` side by side with the tools a data engineer would
-# otherwise use, on the same files and the same summary (rows; count, sum,
+# `weft etl summarize` and `weft etl transform` side by side with the tools
+# a data engineer would otherwise use, on the same files.
+# Summarize: the same summary from every tool (rows; count, sum,
 # mean, min, max and standard deviation of order_id, amount and
 # customer_id; the number of distinct customer_id):
 #   pandas (python3-pandas: read_csv + agg + nunique, the seeds' approach),
 #   Miller (mlr stats1; its distinct_count applies to all three columns),
 #   GNU datamash (one pass over the rows, headers stripped for many files).
+# Transform: the seeds' exercise 3 on orders (amount doubled, a column
+# processed=true added, one output per input): pandas (read_csv, two column
+# assignments, to_csv) and Miller (mlr put).
 # Workloads: one 1 GB orders file, and 1000 small orders files (100 KB).
 # Prints wall seconds and peak RSS of each, and weft's speedup over each.
 #
 #   bench/etl_bench.sh [WEFT_BINARY] [DATA_DIR]
+# ETL_BENCH=summarize or ETL_BENCH=transform runs only that half.
 # The data is generated once (weft etl gen, seeded) and kept in DATA_DIR
 # (default /tmp/weft-etl-bench). Peers that are not installed are skipped:
 # scripts/install-deps.sh --peers installs them.
@@ -49,14 +54,16 @@ print(len(df), s.to_dict(), df["customer_id"].nunique())
 datamash_args=(-t, count 1 sum 1 mean 1 min 1 max 1 sstdev 1 sum 2 mean 2 min 2 max 2 sstdev 2
                sum 3 mean 3 min 3 max 3 sstdev 3 countunique 3)
 
+ratio() { awk -v a="$1" -v b="$wt" 'BEGIN { if (a == "-" || b == 0) print "-"; else printf "%.1fx\n", a / b }'; }
+
 for workload in big small; do
+  [ "${ETL_BENCH:-all}" = transform ] && break
   files=("$dir/$workload"/orders_*.csv)
   bytes=$(cat "${files[@]}" | wc -c)
   echo "== $workload: ${#files[@]} file(s), $((bytes / 1000000)) MB"
   printf "%-10s %10s %12s %10s\n" tool seconds "peak RSS" "weft is"
   read -r wt wm < <(run "$weft" etl summarize --no-progress --distinct customer_id "${files[@]}")
   printf "%-10s %10s %10s MB %10s\n" weft "$wt" "$((wm / 1024))" "-"
-  ratio() { awk -v a="$1" -v b="$wt" 'BEGIN { if (a == "-" || b == 0) print "-"; else printf "%.1fx\n", a / b }'; }
   if "$py" -c 'import pandas' 2>/dev/null; then
     read -r t m < <(run "$py" -c "$pandas_script" "${files[@]}")
     printf "%-10s %10s %10s MB %10s\n" pandas "$t" "$((m / 1024))" "$(ratio "$t")"
@@ -70,4 +77,44 @@ for workload in big small; do
     read -r t m < <(run sh -c 'tail -q -n +2 "$@" | datamash '"${datamash_args[*]}" sh "${files[@]}")
     printf "%-10s %10s %10s MB %10s\n" datamash "$t" "$((m / 1024))" "$(ratio "$t")"
   fi
+done
+
+pandas_transform='
+import os, sys, pandas as pd
+out = sys.argv[1]
+for f in sys.argv[2:]:
+    df = pd.read_csv(f)
+    df["amount"] = df["amount"] * 2
+    df["processed"] = True
+    df.to_csv(os.path.join(out, os.path.basename(f)), index=False)
+'
+mlr_transform() { # OUT FILES...
+  local out=$1
+  shift
+  for f in "$@"; do
+    mlr --csv put '$amount = $amount * 2; $processed = "true"' "$f" > "$out/$(basename "$f")" || return 1
+  done
+}
+export -f mlr_transform
+
+for workload in big small; do
+  [ "${ETL_BENCH:-all}" = summarize ] && break
+  files=("$dir/$workload"/orders_*.csv)
+  echo "== transform, $workload: ${#files[@]} file(s)"
+  printf "%-10s %10s %12s %10s\n" tool seconds "peak RSS" "weft is"
+  out="$dir/out-$workload"
+  rm -rf "$out" && mkdir -p "$out"
+  read -r wt wm < <(run "$weft" etl transform --no-progress --set 'amount=amount*2' --set processed=true -o "$out" "${files[@]}")
+  printf "%-10s %10s %10s MB %10s\n" weft "$wt" "$((wm / 1024))" "-"
+  if "$py" -c 'import pandas' 2>/dev/null; then
+    rm -rf "$out" && mkdir -p "$out"
+    read -r t m < <(run "$py" -c "$pandas_transform" "$out" "${files[@]}")
+    printf "%-10s %10s %10s MB %10s\n" pandas "$t" "$((m / 1024))" "$(ratio "$t")"
+  fi
+  if command -v mlr >/dev/null; then
+    rm -rf "$out" && mkdir -p "$out"
+    read -r t m < <(run bash -c 'mlr_transform "$@"' bash "$out" "${files[@]}")
+    printf "%-10s %10s %10s MB %10s\n" mlr "$t" "$((m / 1024))" "$(ratio "$t")"
+  fi
+  rm -rf "$out"
 done

@@ -5,6 +5,7 @@
  *   weft etl gen [--kind orders|data] [--files N] [--rows R | --size S]
  *                [--seed S] [-o DIR]
  *   weft etl summarize FILES... (weft etl summarize --help)
+ *   weft etl transform FILES... -o DIR (weft etl transform --help)
  */
 #include <errno.h>
 #include <math.h>
@@ -23,7 +24,8 @@ static void usage(FILE *f)
             "usage: weft etl <command> [options]\n\n"
             "commands:\n"
             "  gen        write the seeds' sample CSV files (orders_N.csv or data_N.csv)\n"
-            "  summarize  rows, numeric statistics, distinct counts, groups of CSV files\n\n"
+            "  summarize  rows, numeric statistics, distinct counts, groups of CSV files\n"
+            "  transform  computed columns, row filters, column choice; one output per input\n\n"
             "`weft etl <command> --help` describes a command's options.\n");
 }
 
@@ -37,6 +39,8 @@ int weft_cmd_etl(int argc, char **argv)
         return weft_etl_gen(argc - 1, argv + 1);
     if (!strcmp(argv[1], "summarize"))
         return weft_etl_summarize(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "transform"))
+        return weft_etl_transform(argc - 1, argv + 1);
     fprintf(stderr, "weft etl: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

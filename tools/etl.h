@@ -12,6 +12,7 @@
 
 int weft_etl_gen(int argc, char **argv);
 int weft_etl_summarize(int argc, char **argv);
+int weft_etl_transform(int argc, char **argv);
 
 /* A number in a CSV field: an optional sign, digits with at most one
  * '.', an optional exponent; nothing else (no spaces, no "nan"). Returns

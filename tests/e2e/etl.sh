@@ -94,6 +94,72 @@ tr ',' ';' < "$dir/data/data_0.csv" > "$dir/semi.csv"
 "$weft" etl summarize --json --delimiter ';' "$dir/semi.csv" > "$dir/semi.json"
 [ "$(json "$dir/semi.json" "d['total']['rows']")" = 300 ] || fail "delimiter"
 
+echo "-- transform: the seeds' exercise 3, filters, selection"
+"$weft" etl transform --no-progress --set 'value=value*2' --set processed=true -o "$dir/t1" "$dir"/data/*.csv > "$dir/t1.txt"
+python3 - "$dir" <<'EOF2'
+import csv, sys
+d = sys.argv[1]
+for i in range(2):
+    a = list(csv.DictReader(open(f"{d}/data/data_{i}.csv", newline="")))
+    b = list(csv.DictReader(open(f"{d}/t1/data_{i}.csv", newline="")))
+    assert len(a) == len(b) == 300
+    assert list(b[0].keys()) == ["id", "value", "category", "processed"], list(b[0].keys())
+    for x, y in zip(a, b):
+        assert float(y["value"]) == float(x["value"]) * 2 and y["processed"] == "true"
+        assert x["id"] == y["id"] and x["category"] == y["category"]
+EOF2
+"$weft" etl transform --no-progress --json --filter 'value > 0.5' --filter "category!='C'" --select category,id,double \
+  --set 'double = (value + 1) * 2' -o "$dir/t2" "$dir/data/data_0.csv" > "$dir/t2.json"
+python3 - "$dir" <<'EOF2'
+import csv, json, sys
+d = sys.argv[1]
+a = list(csv.DictReader(open(f"{d}/data/data_0.csv", newline="")))
+want = [r for r in a if float(r["value"]) > 0.5 and r["category"] != "C"]
+b = list(csv.reader(open(f"{d}/t2/data_0.csv", newline="")))
+assert b[0] == ["category", "id", "double"], b[0]
+assert [r[1] for r in b[1:]] == [r["id"] for r in want]
+for r, w in zip(b[1:], want):
+    assert abs(float(r[2]) - (float(w["value"]) + 1) * 2) < 1e-12
+rep = json.load(open(f"{d}/t2.json"))
+assert rep["rows_in"] == 300 and rep["rows_out"] == len(want)
+assert rep["rows_in"] == rep["rows_out"] + rep["filtered"] + rep["rejected"]
+EOF2
+
+echo "-- transform: chunks write what one chunk writes; quoted fields survive"
+"$weft" etl transform --no-progress --chunk 4k --set 'value=value+1' -o "$dir/tq1" "$dir/quoted.csv" > /dev/null
+"$weft" etl transform --no-progress --chunk 1G --set 'value=value+1' -o "$dir/tq2" "$dir/quoted.csv" > /dev/null
+cmp -s "$dir/tq1/quoted.csv" "$dir/tq2/quoted.csv" || fail "chunked transform differs"
+python3 - "$dir" <<'EOF2'
+import csv, sys
+d = sys.argv[1]
+a = list(csv.reader(open(f"{d}/quoted.csv", newline="")))
+b = list(csv.reader(open(f"{d}/tq1/quoted.csv", newline="")))
+assert len(a) == len(b) == 20001
+for x, y in zip(a[1:], b[1:]):
+    assert x[0] == y[0] and x[1] == y[1] and abs(float(y[2]) - float(x[2]) - 1) < 1e-9, (x, y)
+EOF2
+
+echo "-- transform: a failure leaves no output; bad records skipped or quarantined"
+mkdir -p "$dir/t3"
+if "$weft" etl transform --no-progress --set 'amount=amount*2' -o "$dir/t3" "$dir/orders/orders_0.csv" "$dir/bad.csv" 2> "$dir/e3"; then
+  fail "transform succeeded on bad input"
+fi
+grep -q "bad.csv:3: --set amount: text where arithmetic needs a number" "$dir/e3" || fail "transform fail message: $(cat "$dir/e3")"
+[ -z "$(ls -A "$dir/t3")" ] || fail "a failed transform left files: $(ls -A "$dir/t3")"
+"$weft" etl transform --no-progress --json --on-error "quarantine=$dir/tq.csv" --set 'amount=amount*2' -o "$dir/t4" "$dir/bad.csv" > "$dir/t4.json"
+[ "$(json "$dir/t4.json" "d['rows_in'], d['rows_out'], d['rejected']")" = "(6, 2, 4)" ] || fail "transform quarantine counts"
+[ "$(cat "$dir/t4/bad.csv")" = "$(printf 'id,amount,name\n1,21,ok\n5,5,fine')" ] || fail "transform output: $(cat "$dir/t4/bad.csv")"
+[ "$(wc -l < "$dir/tq.csv")" = 4 ] || fail "transform quarantine file"
+if "$weft" etl transform --set x=1 -o "$dir/data" "$dir/data/data_0.csv" 2>/dev/null; then
+  fail "transform wrote over its input"
+fi
+set +e
+"$weft" etl transform --set 'x=nope+1' -o "$dir/t5" "$dir/data/data_0.csv" 2>"$dir/e5"; [ $? = 2 ] || fail "unknown column in --set: exit 2"
+"$weft" etl transform --set 'x=(1' -o "$dir/t5" "$dir/data/data_0.csv" 2>/dev/null; [ $? = 2 ] || fail "malformed --set: exit 2"
+"$weft" etl transform --filter 'value' -o "$dir/t5" "$dir/data/data_0.csv" 2>/dev/null; [ $? = 2 ] || fail "malformed --filter: exit 2"
+"$weft" etl transform "$dir/data/data_0.csv" 2>/dev/null; [ $? = 2 ] || fail "no -o: exit 2"
+set -e
+
 echo "-- bad command lines"
 set +e
 "$weft" etl summarize --bogus x "$dir/semi.csv" 2>/dev/null; [ $? = 2 ] || fail "unknown option: exit 2"

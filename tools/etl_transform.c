@@ -1,0 +1,1125 @@
+/* weft etl transform: the seeds' exercise 3 (read each CSV file, multiply
+ * a column, add a column, write the result under the same name in another
+ * directory) as a tool: computed columns (--set value=value*2,
+ * --set processed=true), row filters (--filter amount>100), a choice of
+ * output columns (--select), every file in parallel and large files in
+ * chunks (tools/etl_files.c cuts them).
+ *
+ * Outputs (numbered as the code runs):
+ *   1. Each file's first chunk writes the header and its rows to
+ *      DIR/.NAME.weft-tmp; every other chunk writes its rows to a part
+ *      file of its own, at the same time.
+ *   2. Once a file's chunks are all done, the parts are appended in order
+ *      to the temporary file (copy_file_range) and removed.
+ *   3. The temporary file is renamed to DIR/NAME: an output appears whole
+ *      or not at all; a failure (a bad record with --on-error fail, a full
+ *      disk) removes the temporary files and leaves earlier outputs as
+ *      they were.
+ * Expressions: numbers, 'text' or "text", true, false, column names (or
+ * names given by an earlier --set), + - * / and parentheses. Arithmetic
+ * reads its columns as numbers: an empty value gives an empty result, text
+ * makes the record bad. A filter is COLUMN OP VALUE with OP one of == !=
+ * < <= > >=: numeric when VALUE is a number, else a comparison of text. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <weft/csv.h>
+#include <weft/pool.h>
+#include <weft/time.h>
+
+#include "tools/etl.h"
+
+enum { BLOCK = 4 << 20, MAX_NODES = 256 };
+
+typedef enum on_error { ERR_FAIL, ERR_SKIP, ERR_QUARANTINE } on_error;
+
+/* ---- expressions ------------------------------------------------------------------- */
+
+typedef enum node_kind { N_NUM, N_TEXT, N_BOOL, N_COL, N_NEG, N_ADD, N_SUB, N_MUL, N_DIV } node_kind;
+
+typedef struct node {
+    node_kind kind;
+    double num;
+    char *text; /* N_TEXT; N_COL: the name until bound */
+    int col;    /* N_COL: index in the extended row */
+    int a, b;   /* operands (node indices) */
+} node;
+
+typedef struct expr {
+    node nodes[MAX_NODES];
+    int n, root;
+} expr;
+
+typedef struct parser {
+    const char *s;
+    expr *e;
+    const char *error;
+} parser;
+
+static void skip_space(parser *p)
+{
+    while (*p->s == ' ' || *p->s == '\t')
+        p->s++;
+}
+
+static int add_node(parser *p, node n)
+{
+    if (p->e->n == MAX_NODES) {
+        p->error = "expression too long";
+        return -1;
+    }
+    p->e->nodes[p->e->n] = n;
+    return p->e->n++;
+}
+
+static int parse_sum(parser *p);
+
+static int parse_atom(parser *p)
+{
+    skip_space(p);
+    const char *s = p->s;
+    if (*s == '(') {
+        p->s++;
+        int n = parse_sum(p);
+        skip_space(p);
+        if (n < 0)
+            return n;
+        if (*p->s != ')') {
+            p->error = "a ')' is missing";
+            return -1;
+        }
+        p->s++;
+        return n;
+    }
+    if (*s == '-') {
+        p->s++;
+        int a = parse_atom(p);
+        return a < 0 ? a : add_node(p, (node){.kind = N_NEG, .a = a});
+    }
+    if (*s == '\'' || *s == '"') {
+        const char *end = strchr(s + 1, *s);
+        if (!end) {
+            p->error = "a quote is not closed";
+            return -1;
+        }
+        p->s = end + 1;
+        return add_node(p, (node){.kind = N_TEXT, .text = strndup(s + 1, (size_t)(end - s - 1))});
+    }
+    if ((*s >= '0' && *s <= '9') || *s == '.') {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s) {
+            p->error = "a number is malformed";
+            return -1;
+        }
+        p->s = end;
+        return add_node(p, (node){.kind = N_NUM, .num = v});
+    }
+    const char *e = s;
+    while ((*e >= 'a' && *e <= 'z') || (*e >= 'A' && *e <= 'Z') || (*e >= '0' && *e <= '9') ||
+           *e == '_' || *e == '.')
+        e++;
+    if (e == s) {
+        p->error = *s ? "unexpected character" : "the expression ends too early";
+        return -1;
+    }
+    p->s = e;
+    size_t len = (size_t)(e - s);
+    if ((len == 4 && !strncmp(s, "true", 4)) || (len == 5 && !strncmp(s, "false", 5)))
+        return add_node(p, (node){.kind = N_BOOL, .num = len == 4});
+    return add_node(p, (node){.kind = N_COL, .text = strndup(s, len), .col = -1});
+}
+
+static int parse_product(parser *p)
+{
+    int a = parse_atom(p);
+    for (;;) {
+        skip_space(p);
+        if (a < 0 || (*p->s != '*' && *p->s != '/'))
+            return a;
+        node_kind k = *p->s++ == '*' ? N_MUL : N_DIV;
+        int b = parse_atom(p);
+        if (b < 0)
+            return b;
+        a = add_node(p, (node){.kind = k, .a = a, .b = b});
+    }
+}
+
+static int parse_sum(parser *p)
+{
+    int a = parse_product(p);
+    for (;;) {
+        skip_space(p);
+        if (a < 0 || (*p->s != '+' && *p->s != '-'))
+            return a;
+        node_kind k = *p->s++ == '+' ? N_ADD : N_SUB;
+        int b = parse_product(p);
+        if (b < 0)
+            return b;
+        a = add_node(p, (node){.kind = k, .a = a, .b = b});
+    }
+}
+
+/* Parse src into e. Returns NULL, or why it is malformed. */
+static const char *parse_expr(const char *src, expr *e)
+{
+    parser p = {.s = src, .e = e};
+    e->n = 0;
+    e->root = parse_sum(&p);
+    skip_space(&p);
+    if (!p.error && *p.s)
+        p.error = "unexpected text after the expression";
+    return p.error;
+}
+
+static void free_expr(expr *e)
+{
+    for (int i = 0; i < e->n; i++)
+        free(e->nodes[i].text);
+    e->n = 0;
+}
+
+/* ---- the job ------------------------------------------------------------------------------ */
+
+typedef struct setting {
+    char *name;
+    expr e;
+} setting;
+
+typedef enum cmp_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE } cmp_op;
+
+typedef struct filter {
+    char *column;
+    cmp_op op;
+    char *text; /* the value as written */
+    double num;
+    bool numeric;
+} filter;
+
+typedef struct job {
+    char delim;
+    on_error on_err;
+    const char *quarantine, *dir;
+    setting *sets;
+    size_t nsets;
+    filter *filters;
+    size_t nfilters;
+    char **select;
+    size_t nselect;
+    size_t chunk_bytes;
+    etl_progress *progress;
+} job;
+
+/* A file, with the job bound to its header: the extended row is the input
+ * columns, then the new --set columns. */
+typedef struct tfile {
+    etl_file in;
+    job *job;
+    char *out_path, *tmp_path;
+    size_t next_cols;     /* columns of the extended row */
+    int *set_target;      /* per --set: its index in the extended row */
+    expr *set_exprs;      /* per --set: bound to this header */
+    int *filter_col;      /* per --filter */
+    int *out_cols;        /* extended-row indices written, in order */
+    size_t nout;
+    char **names;         /* of the extended row */
+    uint64_t rows_in, rows_out, filtered, rejected;
+    int err;
+} tfile;
+
+typedef struct bad {
+    uint64_t line;
+    char *reason, *raw;
+    size_t raw_len;
+    struct bad *next;
+} bad;
+
+typedef struct tchunk {
+    tfile *file;
+    uint64_t start, end, line;
+    int index; /* in its file: 0 writes the header to tmp_path */
+    char *path;
+    FILE *out;
+    uint64_t rows_in, rows_out, filtered, rejected;
+    bad *bads, **bads_end;
+    int err;
+    weft_future *f;
+} tchunk;
+
+/* Bind an expression's column names to extended-row indices. */
+static const char *bind(expr *e, char **names, size_t n, const char **which)
+{
+    for (int i = 0; i < e->n; i++) {
+        node *d = &e->nodes[i];
+        if (d->kind != N_COL)
+            continue;
+        d->col = -1;
+        for (size_t c = 0; c < n; c++)
+            if (!strcmp(names[c], d->text))
+                d->col = (int)c;
+        if (d->col < 0) {
+            *which = d->text;
+            return "no such column";
+        }
+    }
+    return NULL;
+}
+
+/* Prepare f for the job: the extended row, the bound expressions, the
+ * filters' and the output's columns. Returns 0 or prints why and 2. */
+static int bind_file(tfile *f, job *j)
+{
+    size_t n = f->in.ncols;
+    f->names = calloc(n + j->nsets, sizeof *f->names);
+    f->set_target = calloc(j->nsets ? j->nsets : 1, sizeof *f->set_target);
+    f->set_exprs = calloc(j->nsets ? j->nsets : 1, sizeof *f->set_exprs);
+    f->filter_col = calloc(j->nfilters ? j->nfilters : 1, sizeof *f->filter_col);
+    f->out_cols = calloc(n + j->nsets + j->nselect, sizeof *f->out_cols);
+    if (!f->names || !f->set_target || !f->set_exprs || !f->filter_col || !f->out_cols)
+        return 1;
+    for (size_t c = 0; c < n; c++)
+        f->names[c] = f->in.cols[c].name;
+    f->next_cols = n;
+    for (size_t s = 0; s < j->nsets; s++) {
+        /* Copy the parsed expression (names are shared, not freed here). */
+        f->set_exprs[s] = j->sets[s].e;
+        const char *which = NULL;
+        const char *why = bind(&f->set_exprs[s], f->names, f->next_cols, &which);
+        if (why) {
+            fprintf(stderr, "weft etl transform: --set %s: %s: %s has no column '%s'\n",
+                    j->sets[s].name, why, f->in.path, which);
+            return 2;
+        }
+        int target = -1;
+        for (size_t c = 0; c < f->next_cols; c++)
+            if (!strcmp(f->names[c], j->sets[s].name))
+                target = (int)c;
+        if (target < 0) {
+            target = (int)f->next_cols++;
+            f->names[target] = j->sets[s].name;
+        }
+        f->set_target[s] = target;
+    }
+    for (size_t k = 0; k < j->nfilters; k++) {
+        f->filter_col[k] = -1;
+        for (size_t c = 0; c < f->next_cols; c++)
+            if (!strcmp(f->names[c], j->filters[k].column))
+                f->filter_col[k] = (int)c;
+        if (f->filter_col[k] < 0) {
+            fprintf(stderr, "weft etl transform: --filter: %s has no column '%s'\n", f->in.path,
+                    j->filters[k].column);
+            return 2;
+        }
+    }
+    if (j->nselect) {
+        for (size_t k = 0; k < j->nselect; k++) {
+            int c = -1;
+            for (size_t i = 0; i < f->next_cols; i++)
+                if (!strcmp(f->names[i], j->select[k]))
+                    c = (int)i;
+            if (c < 0) {
+                fprintf(stderr, "weft etl transform: --select: %s has no column '%s'\n",
+                        f->in.path, j->select[k]);
+                return 2;
+            }
+            f->out_cols[f->nout++] = c;
+        }
+    } else {
+        for (size_t c = 0; c < f->next_cols; c++)
+            f->out_cols[f->nout++] = (int)c;
+    }
+    return 0;
+}
+
+/* ---- one row --------------------------------------------------------------------------- */
+
+typedef struct cell {
+    const char *data;
+    size_t len;
+} cell;
+
+typedef struct row_ctx {
+    tchunk *c;
+    cell *cells;   /* the extended row */
+    char *scratch; /* computed values' text */
+    size_t scratch_len, scratch_cap;
+    char *line;    /* the output record */
+    size_t line_len, line_cap;
+} row_ctx;
+
+typedef struct value {
+    enum { V_EMPTY, V_NUM, V_TEXT, V_BOOL } kind;
+    double num;
+    const char *text;
+    size_t len;
+} value;
+
+static const char *eval(const expr *e, int i, const cell *cells, value *out)
+{
+    const node *d = &e->nodes[i];
+    switch (d->kind) {
+    case N_NUM:
+        *out = (value){.kind = V_NUM, .num = d->num};
+        return NULL;
+    case N_TEXT:
+        *out = (value){.kind = V_TEXT, .text = d->text, .len = strlen(d->text)};
+        return NULL;
+    case N_BOOL:
+        *out = (value){.kind = V_BOOL, .num = d->num};
+        return NULL;
+    case N_COL:
+        *out = (value){.kind = cells[d->col].len ? V_TEXT : V_EMPTY,
+                       .text = cells[d->col].data,
+                       .len = cells[d->col].len};
+        return NULL;
+    default:
+        break;
+    }
+    value a, b = {.kind = V_NUM};
+    const char *why = eval(e, d->a, cells, &a);
+    if (!why && d->kind != N_NEG)
+        why = eval(e, d->b, cells, &b);
+    if (why)
+        return why;
+    /* Arithmetic: text that is a number becomes one. */
+    value *ops[2] = {&a, &b};
+    for (int k = 0; k < 2; k++) {
+        value *v = ops[k];
+        if (v->kind == V_TEXT) {
+            if (!weft_etl_parse_number(v->text, v->len, &v->num))
+                return "text where arithmetic needs a number";
+            v->kind = V_NUM;
+        } else if (v->kind == V_BOOL) {
+            return "arithmetic on true or false";
+        }
+    }
+    if (a.kind == V_EMPTY || b.kind == V_EMPTY) {
+        *out = (value){.kind = V_EMPTY};
+        return NULL;
+    }
+    double r = d->kind == N_NEG   ? -a.num
+               : d->kind == N_ADD ? a.num + b.num
+               : d->kind == N_SUB ? a.num - b.num
+               : d->kind == N_MUL ? a.num * b.num
+                                  : a.num / b.num;
+    *out = (value){.kind = V_NUM, .num = r};
+    return NULL;
+}
+
+static int append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap : 256;
+        while (c < *len + n)
+            c *= 2;
+        char *b = realloc(*buf, c);
+        if (!b)
+            return -ENOMEM;
+        *buf = b;
+        *cap = c;
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    return 0;
+}
+
+/* The shortest text that reads back as v (as Python's repr does). */
+static int format_number(char *buf, size_t len, double v)
+{
+    if (v == floor(v) && fabs(v) < 1e15)
+        return snprintf(buf, len, "%.0f", v);
+    for (int prec = 15; prec <= 17; prec++) {
+        int n = snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return n;
+    }
+    return snprintf(buf, len, "%.17g", v);
+}
+
+static int write_field(row_ctx *x, const char *p, size_t n, char delim)
+{
+    bool quote = false;
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = p[i] == delim || p[i] == '"' || p[i] == '\n' || p[i] == '\r';
+    if (!quote)
+        return append(&x->line, &x->line_len, &x->line_cap, p, n);
+    /* RFC 4180: in quotes, each quote doubled. */
+    const char *from = p, *end = p + n;
+    if (append(&x->line, &x->line_len, &x->line_cap, "\"", 1) < 0)
+        return -ENOMEM;
+    for (const char *q; (q = memchr(from, '"', (size_t)(end - from))) != NULL; from = q + 1)
+        if (append(&x->line, &x->line_len, &x->line_cap, from, (size_t)(q + 1 - from)) < 0 ||
+            append(&x->line, &x->line_len, &x->line_cap, "\"", 1) < 0)
+            return -ENOMEM;
+    if (append(&x->line, &x->line_len, &x->line_cap, from, (size_t)(end - from)) < 0 ||
+        append(&x->line, &x->line_len, &x->line_cap, "\"", 1) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+static int reject(tchunk *c, const weft_csv_record *r, const char *reason)
+{
+    job *j = c->file->job;
+    c->rejected++;
+    if (j->on_err == ERR_SKIP && c->rejected > 1)
+        return 0;
+    bad *b = calloc(1, sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    b->line = r->line;
+    b->reason = strdup(reason);
+    b->raw = malloc(r->raw_len ? r->raw_len : 1);
+    if (!b->reason || !b->raw) {
+        free(b->reason);
+        free(b->raw);
+        free(b);
+        return -ENOMEM;
+    }
+    memcpy(b->raw, r->raw, r->raw_len);
+    b->raw_len = r->raw_len;
+    *c->bads_end = b;
+    c->bads_end = &b->next;
+    return j->on_err == ERR_FAIL ? 1 : 0;
+}
+
+static bool compare(const filter *k, const cell *v, const char **why)
+{
+    int cmp;
+    if (k->numeric) {
+        double x;
+        if (v->len == 0)
+            return false; /* missing: no comparison holds */
+        if (!weft_etl_parse_number(v->data, v->len, &x)) {
+            *why = "text where the filter compares numbers";
+            return false;
+        }
+        cmp = x < k->num ? -1 : x > k->num;
+    } else {
+        size_t n = strlen(k->text);
+        cmp = memcmp(v->data, k->text, v->len < n ? v->len : n);
+        if (cmp == 0)
+            cmp = v->len < n ? -1 : v->len > n;
+    }
+    switch (k->op) {
+    case OP_EQ:
+        return cmp == 0;
+    case OP_NE:
+        return cmp != 0;
+    case OP_LT:
+        return cmp < 0;
+    case OP_LE:
+        return cmp <= 0;
+    case OP_GT:
+        return cmp > 0;
+    default:
+        return cmp >= 0;
+    }
+}
+
+static int on_row(void *arg, const weft_csv_record *r)
+{
+    row_ctx *x = arg;
+    tchunk *c = x->c;
+    tfile *f = c->file;
+    job *j = f->job;
+    if (r->count == 0 && !r->error)
+        return 0; /* an empty line */
+    c->rows_in++;
+    if (r->error)
+        return reject(c, r, r->error);
+    if (r->count != f->in.ncols) {
+        char why[96];
+        snprintf(why, sizeof why, "%zu fields where the header has %zu", r->count, f->in.ncols);
+        return reject(c, r, why);
+    }
+    for (size_t i = 0; i < r->count; i++)
+        x->cells[i] = (cell){r->fields[i].data, r->fields[i].len};
+    /* Computed columns, in order; their text goes to scratch, which may
+     * move: cells point into it by offset until the row is complete. */
+    x->scratch_len = 0;
+    size_t *offs = (size_t *)(void *)(x->cells + f->next_cols);
+    for (size_t s = 0; s < j->nsets; s++) {
+        value v;
+        const char *why = eval(&f->set_exprs[s], f->set_exprs[s].root, x->cells, &v);
+        if (why) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "--set %s: %s", j->sets[s].name, why);
+            return reject(c, r, msg);
+        }
+        char num[40];
+        const char *text = "";
+        size_t len = 0;
+        if (v.kind == V_NUM) {
+            len = (size_t)format_number(num, sizeof num, v.num);
+            text = num;
+        } else if (v.kind == V_BOOL) {
+            text = v.num ? "true" : "false";
+            len = strlen(text);
+        } else if (v.kind == V_TEXT) {
+            text = v.text;
+            len = v.len;
+        }
+        size_t at = x->scratch_len;
+        if (append(&x->scratch, &x->scratch_len, &x->scratch_cap, text, len) < 0)
+            return -ENOMEM;
+        int t = f->set_target[s];
+        offs[t] = at;
+        x->cells[t] = (cell){x->scratch + at, len};
+        /* scratch may have moved: refresh the computed cells so far. */
+        for (size_t k = 0; k <= s; k++) {
+            int tk = f->set_target[k];
+            x->cells[tk].data = x->scratch + offs[tk];
+        }
+    }
+    for (size_t k = 0; k < j->nfilters; k++) {
+        const char *why = NULL;
+        bool keep = compare(&j->filters[k], &x->cells[f->filter_col[k]], &why);
+        if (why)
+            return reject(c, r, why);
+        if (!keep) {
+            c->filtered++;
+            return 0;
+        }
+    }
+    x->line_len = 0;
+    for (size_t o = 0; o < f->nout; o++) {
+        const cell *v = &x->cells[f->out_cols[o]];
+        if ((o && append(&x->line, &x->line_len, &x->line_cap, &j->delim, 1) < 0) ||
+            write_field(x, v->data, v->len, j->delim) < 0)
+            return -ENOMEM;
+    }
+    if (append(&x->line, &x->line_len, &x->line_cap, "\n", 1) < 0)
+        return -ENOMEM;
+    if (fwrite(x->line, 1, x->line_len, c->out) != x->line_len)
+        return -errno ? -errno : -EIO;
+    c->rows_out++;
+    return 0;
+}
+
+static int write_header(tchunk *c, row_ctx *x)
+{
+    tfile *f = c->file;
+    x->line_len = 0;
+    for (size_t o = 0; o < f->nout; o++) {
+        const char *name = f->names[f->out_cols[o]];
+        if ((o && append(&x->line, &x->line_len, &x->line_cap, &f->job->delim, 1) < 0) ||
+            write_field(x, name, strlen(name), f->job->delim) < 0)
+            return -ENOMEM;
+    }
+    if (append(&x->line, &x->line_len, &x->line_cap, "\n", 1) < 0)
+        return -ENOMEM;
+    return fwrite(x->line, 1, x->line_len, c->out) == x->line_len ? 0 : -EIO;
+}
+
+/* Step 1 for one chunk. */
+static int run_chunk(void *arg, weft_value *result)
+{
+    (void)result;
+    tchunk *c = arg;
+    tfile *f = c->file;
+    job *j = f->job;
+    c->bads_end = &c->bads;
+    c->out = fopen(c->path, "w");
+    if (!c->out)
+        return c->err = -errno;
+    static _Thread_local char obuf[1 << 20];
+    setvbuf(c->out, obuf, _IOFBF, sizeof obuf);
+    row_ctx x = {.c = c};
+    /* The extended row's cells, then the computed cells' scratch offsets. */
+    x.cells = calloc(f->next_cols, sizeof(cell) + sizeof(size_t));
+    weft_csv_reader *r = NULL;
+    weft_csv_opts o = {.delimiter = j->delim};
+    int rc = x.cells ? weft_csv_reader_create(&r, &o) : -ENOMEM;
+    if (rc == 0 && c->index == 0)
+        rc = write_header(c, &x);
+    char *buf = rc == 0 ? malloc(BLOCK) : NULL;
+    if (rc == 0 && !buf)
+        rc = -ENOMEM;
+    if (rc == 0)
+        weft_csv_reader_reset(r, c->start, c->line);
+    for (uint64_t at = c->start; rc == 0 && at < c->end;) {
+        size_t want = c->end - at < BLOCK ? (size_t)(c->end - at) : BLOCK;
+        ssize_t n = pread(f->in.fd, buf, want, (off_t)at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : -EIO;
+            break;
+        }
+        rc = weft_csv_feed(r, buf, (size_t)n, on_row, &x);
+        at += (uint64_t)n;
+        atomic_fetch_add_explicit(&j->progress->bytes, (uint64_t)n, memory_order_relaxed);
+    }
+    if (rc == 0)
+        rc = weft_csv_finish(r, on_row, &x);
+    if (fclose(c->out) != 0 && rc == 0)
+        rc = -errno;
+    c->out = NULL;
+    atomic_fetch_add_explicit(&j->progress->rows, c->rows_in, memory_order_relaxed);
+    weft_csv_reader_destroy(r);
+    free(buf);
+    free(x.cells);
+    free(x.scratch);
+    free(x.line);
+    return c->err = rc > 0 ? 0 : rc;
+}
+
+/* Steps 2 and 3 for one file whose chunks (first..first+n) are done. */
+static int finish_file(tfile *f, tchunk *chunks, size_t n, bool keep)
+{
+    int rc = 0;
+    /* Not O_APPEND: copy_file_range refuses it; the offset is put at the
+     * end once. */
+    int out = keep ? open(f->tmp_path, O_WRONLY | O_CLOEXEC) : -1;
+    if (keep && (out < 0 || lseek(out, 0, SEEK_END) < 0))
+        rc = -errno;
+    for (size_t i = 1; i < n; i++) {
+        if (rc == 0 && keep) {
+            int in = open(chunks[i].path, O_RDONLY | O_CLOEXEC);
+            if (in < 0) {
+                rc = -errno;
+            } else {
+                bool plain = false; /* copy_file_range unsupported here */
+                static _Thread_local char copy[1 << 16];
+                for (;;) {
+                    ssize_t m = plain ? read(in, copy, sizeof copy)
+                                      : copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+                    if (m < 0 && errno == EINTR)
+                        continue;
+                    if (m < 0 && !plain && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+                                            errno == EOPNOTSUPP)) {
+                        plain = true;
+                        continue;
+                    }
+                    if (m <= 0) {
+                        if (m < 0)
+                            rc = -errno;
+                        break;
+                    }
+                    if (plain && write(out, copy, (size_t)m) != m) {
+                        rc = -EIO;
+                        break;
+                    }
+                }
+                close(in);
+            }
+        }
+        unlink(chunks[i].path);
+    }
+    if (out >= 0 && close(out) < 0 && rc == 0)
+        rc = -errno;
+    if (keep && rc == 0 && rename(f->tmp_path, f->out_path) < 0)
+        rc = -errno;
+    if (!keep || rc < 0)
+        unlink(f->tmp_path);
+    return rc;
+}
+
+/* ---- the command ----------------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: weft etl transform [options] FILES... -o DIR\n"
+            "Writes each input, transformed, to DIR under the same name (written to a\n"
+            "temporary name, then renamed: no half-written output).\n\n"
+            "  --set NAME=EXPR   compute a column (added, or replaced if it exists); EXPR has\n"
+            "                    numbers, 'text', true, false, columns, + - * / and ( )\n"
+            "  --filter COL OP VALUE   keep rows where it holds (OP: == != < <= > >=);\n"
+            "                    repeated: all must hold. Example: --filter 'amount>100'\n"
+            "  --select COLS     write these columns, in this order (default: all)\n"
+            "  -o DIR            output directory (required, created if needed)\n"
+            "  --jobs N          threads (default: the CPUs)\n"
+            "  --chunk SIZE      cut large files into chunks of about SIZE (default 32M)\n"
+            "  --delimiter C     field delimiter, in and out (default ,)\n"
+            "  --on-error MODE   fail (default), skip, or quarantine=FILE (as summarize)\n"
+            "  --json            the report as JSON\n"
+            "  --no-progress     no progress line on a terminal\n");
+}
+
+static int parse_filter(const char *src, filter *k)
+{
+    static const struct {
+        const char *text;
+        cmp_op op;
+    } ops[] = {{"==", OP_EQ}, {"!=", OP_NE}, {"<=", OP_LE}, {">=", OP_GE}, {"<", OP_LT}, {">", OP_GT}};
+    const char *best = NULL;
+    size_t which = 0;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        const char *at = strstr(src, ops[i].text);
+        if (at && (!best || at < best || (at == best && strlen(ops[i].text) > strlen(ops[which].text)))) {
+            best = at;
+            which = i;
+        }
+    }
+    if (!best || best == src)
+        return -1;
+    const char *name_end = best;
+    while (name_end > src && name_end[-1] == ' ')
+        name_end--;
+    const char *v = best + strlen(ops[which].text);
+    while (*v == ' ')
+        v++;
+    size_t vlen = strlen(v);
+    if ((*v == '\'' || *v == '"') && vlen >= 2 && v[vlen - 1] == *v) {
+        v++;
+        vlen -= 2;
+    }
+    k->column = strndup(src, (size_t)(name_end - src));
+    k->op = ops[which].op;
+    k->text = strndup(v, vlen);
+    k->numeric = weft_etl_parse_number(k->text, vlen, &k->num) && best[strlen(ops[which].text)] != '\'' &&
+                 best[strlen(ops[which].text)] != '"';
+    return k->column && k->text ? 0 : -1;
+}
+
+int weft_etl_transform(int argc, char **argv)
+{
+    job j = {.delim = ',', .on_err = ERR_FAIL, .chunk_bytes = 32u << 20};
+    unsigned jobs = 0;
+    bool show_progress = true, as_json = false;
+    int status = 0;
+    const char **paths = calloc((size_t)argc, sizeof *paths);
+    size_t npaths = 0;
+    j.sets = calloc((size_t)argc, sizeof *j.sets);
+    j.filters = calloc((size_t)argc, sizeof *j.filters);
+    char *select_arg = NULL;
+    tfile *files = NULL;
+    tchunk *chunks = NULL;
+    size_t nchunks = 0, cap = 0;
+    if (!paths || !j.sets || !j.filters) {
+        status = 1;
+        goto done;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            goto done;
+        } else if (!strcmp(a, "--json")) {
+            as_json = true;
+        } else if (!strcmp(a, "--no-progress")) {
+            show_progress = false;
+        } else if (a[0] == '-' && (a[1] == '-' || !strcmp(a, "-o"))) {
+            if (!v) {
+                fprintf(stderr, "weft etl transform: %s needs a value\n", a);
+                status = 2;
+                goto done;
+            }
+            i++;
+            if (!strcmp(a, "-o")) {
+                j.dir = v;
+            } else if (!strcmp(a, "--set")) {
+                const char *eq = strchr(v, '=');
+                if (!eq || eq == v) {
+                    fprintf(stderr, "weft etl transform: --set %s: NAME=EXPR expected\n", v);
+                    status = 2;
+                    goto done;
+                }
+                setting *s = &j.sets[j.nsets++];
+                const char *name_end = eq;
+                while (name_end > v && name_end[-1] == ' ')
+                    name_end--;
+                s->name = strndup(v, (size_t)(name_end - v));
+                const char *why = parse_expr(eq + 1, &s->e);
+                if (why) {
+                    fprintf(stderr, "weft etl transform: --set %s: %s\n", v, why);
+                    status = 2;
+                    goto done;
+                }
+            } else if (!strcmp(a, "--filter")) {
+                if (parse_filter(v, &j.filters[j.nfilters++]) < 0) {
+                    fprintf(stderr, "weft etl transform: --filter %s: COLUMN OP VALUE expected "
+                                    "(OP: == != < <= > >=)\n", v);
+                    status = 2;
+                    goto done;
+                }
+            } else if (!strcmp(a, "--select")) {
+                free(select_arg);
+                select_arg = strdup(v);
+            } else if (!strcmp(a, "--jobs")) {
+                jobs = (unsigned)atoi(v);
+            } else if (!strcmp(a, "--chunk")) {
+                int64_t c = weft_etl_parse_size(v);
+                if (c < 1000) {
+                    fprintf(stderr, "weft etl transform: --chunk %s: a size of 1k or more\n", v);
+                    status = 2;
+                    goto done;
+                }
+                j.chunk_bytes = (size_t)c;
+            } else if (!strcmp(a, "--delimiter")) {
+                if (strlen(v) != 1 || v[0] == '"' || v[0] == '\n' || v[0] == '\r') {
+                    fprintf(stderr, "weft etl transform: --delimiter is one byte, not a quote or "
+                                    "a line break\n");
+                    status = 2;
+                    goto done;
+                }
+                j.delim = v[0];
+            } else if (!strcmp(a, "--on-error")) {
+                if (!strcmp(v, "fail"))
+                    j.on_err = ERR_FAIL;
+                else if (!strcmp(v, "skip"))
+                    j.on_err = ERR_SKIP;
+                else if (!strncmp(v, "quarantine=", 11) && v[11]) {
+                    j.on_err = ERR_QUARANTINE;
+                    j.quarantine = v + 11;
+                } else {
+                    fprintf(stderr, "weft etl transform: --on-error is fail, skip or "
+                                    "quarantine=FILE\n");
+                    status = 2;
+                    goto done;
+                }
+            } else {
+                fprintf(stderr, "weft etl transform: unknown option '%s'\n\n", a);
+                usage(stderr);
+                status = 2;
+                goto done;
+            }
+        } else {
+            paths[npaths++] = a;
+        }
+    }
+    if (!npaths || !j.dir) {
+        fprintf(stderr, "weft etl transform: %s\n\n", npaths ? "-o DIR is required" : "no input file");
+        usage(stderr);
+        status = 2;
+        goto done;
+    }
+    if (select_arg) {
+        j.select = calloc(strlen(select_arg) + 1, sizeof *j.select);
+        for (char *save = NULL, *t = strtok_r(select_arg, ",", &save); t;
+             t = strtok_r(NULL, ",", &save))
+            j.select[j.nselect++] = t;
+    }
+    if (mkdir(j.dir, 0777) < 0 && errno != EEXIST) {
+        fprintf(stderr, "weft etl transform: cannot create %s: %s\n", j.dir, strerror(errno));
+        status = 1;
+        goto done;
+    }
+    files = calloc(npaths, sizeof *files);
+    if (!files) {
+        status = 1;
+        goto done;
+    }
+    for (size_t i = 0; i < npaths; i++)
+        files[i].in.fd = -1;
+    uint64_t total_bytes = 0;
+    char dir_real[PATH_MAX];
+    if (!realpath(j.dir, dir_real)) {
+        fprintf(stderr, "weft etl transform: %s: %s\n", j.dir, strerror(errno));
+        status = 1;
+        goto done;
+    }
+    for (size_t i = 0; i < npaths && !status; i++) {
+        tfile *f = &files[i];
+        f->job = &j;
+        if (etl_file_open(&f->in, paths[i], j.delim, NULL, 0, "transform")) {
+            status = 1;
+            break;
+        }
+        total_bytes += f->in.size;
+        status = bind_file(f, &j);
+        const char *base = strrchr(paths[i], '/');
+        base = base ? base + 1 : paths[i];
+        if (asprintf(&f->out_path, "%s/%s", j.dir, base) < 0 ||
+            asprintf(&f->tmp_path, "%s/.%s.weft-tmp.%ld", j.dir, base, (long)getpid()) < 0) {
+            status = 1;
+            break;
+        }
+        /* Never write over an input. */
+        char in_real[PATH_MAX], parent[PATH_MAX];
+        snprintf(parent, sizeof parent, "%s", paths[i]);
+        char *slash = strrchr(parent, '/');
+        if (slash)
+            *slash = 0;
+        if (realpath(slash ? parent : ".", in_real) && !strcmp(in_real, dir_real)) {
+            fprintf(stderr, "weft etl transform: %s would be written over: choose another -o\n",
+                    paths[i]);
+            status = 2;
+        }
+        for (size_t k = 0; k < i && !status; k++)
+            if (!strcmp(files[k].out_path, f->out_path)) {
+                fprintf(stderr, "weft etl transform: %s and %s have the same name\n",
+                        paths[k], paths[i]);
+                status = 2;
+            }
+    }
+    if (status)
+        goto done;
+    weft_pool *pool;
+    weft_pool_opts po = {.workers = jobs, .name = "weft-etl"};
+    if (weft_pool_create(&pool, &po) < 0) {
+        status = 1;
+        goto done;
+    }
+    etl_progress pr;
+    etl_progress_start(&pr, total_bytes, show_progress);
+    j.progress = &pr;
+    /* Cut every file, then run every chunk. */
+    size_t *first = calloc(npaths + 1, sizeof *first);
+    for (size_t i = 0; first && i < npaths && !status; i++) {
+        etl_range *r;
+        size_t k;
+        int rc = etl_plan(&files[i].in, pool, j.chunk_bytes, false, &r, &k);
+        if (rc < 0) {
+            fprintf(stderr, "weft etl transform: %s: %s\n", files[i].in.path, weft_strerror(rc));
+            status = 1;
+            break;
+        }
+        first[i] = nchunks;
+        for (size_t c = 0; c < k && !status; c++) {
+            if (nchunks == cap) {
+                size_t nc = cap ? 2 * cap : 64;
+                tchunk *g = realloc(chunks, nc * sizeof *g);
+                if (!g) {
+                    status = 1;
+                    break;
+                }
+                chunks = g;
+                cap = nc;
+            }
+            tchunk *t = &chunks[nchunks++];
+            memset(t, 0, sizeof *t);
+            t->file = &files[i];
+            t->start = r[c].start;
+            t->end = r[c].end;
+            t->line = r[c].line;
+            t->index = (int)c;
+            if (c == 0)
+                t->path = strdup(files[i].tmp_path);
+            else if (asprintf(&t->path, "%s.part%zu", files[i].tmp_path, c) < 0)
+                t->path = NULL;
+            if (!t->path)
+                status = 1;
+        }
+        free(r);
+    }
+    if (first)
+        first[npaths] = nchunks;
+    for (size_t c = 0; c < nchunks && !status; c++)
+        weft_pool_submit(pool, run_chunk, &chunks[c], WEFT_NEVER, &chunks[c].f);
+    for (size_t c = 0; c < nchunks; c++)
+        if (chunks[c].f) {
+            weft_future_wait(chunks[c].f, WEFT_NEVER);
+            weft_future_unref(chunks[c].f);
+        }
+    weft_pool_destroy(pool);
+    double seconds = (double)(weft_now() - pr.t0) / 1e9;
+    etl_progress_stop(&pr);
+    /* Bad records, in order; counts per file. */
+    FILE *q = j.on_err == ERR_QUARANTINE ? fopen(j.quarantine, "w") : NULL;
+    if (j.on_err == ERR_QUARANTINE && !q) {
+        fprintf(stderr, "weft etl transform: %s: %s\n", j.quarantine, strerror(errno));
+        status = 1;
+    }
+    bool failed_on_bad = false;
+    for (size_t c = 0; c < nchunks; c++) {
+        tchunk *k = &chunks[c];
+        tfile *f = k->file;
+        f->rows_in += k->rows_in;
+        f->rows_out += k->rows_out;
+        f->filtered += k->filtered;
+        f->rejected += k->rejected;
+        if (k->err < 0 && !f->err) {
+            f->err = k->err;
+            fprintf(stderr, "weft etl transform: %s: %s\n", f->in.path, weft_strerror(k->err));
+            status = 1;
+        }
+        for (bad *b = k->bads, *next; b; b = next) {
+            next = b->next;
+            if (j.on_err == ERR_FAIL && !failed_on_bad) {
+                fprintf(stderr, "%s:%llu: %s\n", f->in.path, (unsigned long long)b->line, b->reason);
+                failed_on_bad = true;
+                status = 1;
+            } else if (q) {
+                fwrite(b->raw, 1, b->raw_len, q);
+                fputc('\n', q);
+            }
+            free(b->reason);
+            free(b->raw);
+            free(b);
+        }
+    }
+    if (q && fclose(q) != 0)
+        status = 1;
+    /* Steps 2 and 3: outputs appear only if everything went well. */
+    for (size_t i = 0; first && i < npaths; i++) {
+        int rc = finish_file(&files[i], chunks + first[i], first[i + 1] - first[i], status == 0);
+        if (rc < 0 && status == 0) {
+            fprintf(stderr, "weft etl transform: %s: %s\n", files[i].out_path, weft_strerror(rc));
+            status = 1;
+        }
+    }
+    free(first);
+    if (status == 0) {
+        uint64_t in = 0, out = 0, filtered = 0, rejected = 0;
+        for (size_t i = 0; i < npaths; i++) {
+            in += files[i].rows_in;
+            out += files[i].rows_out;
+            filtered += files[i].filtered;
+            rejected += files[i].rejected;
+        }
+        if (as_json) {
+            printf("{\"files\":[");
+            for (size_t i = 0; i < npaths; i++)
+                printf("%s{\"input\":\"%s\",\"output\":\"%s\",\"rows_in\":%llu,\"rows_out\":%llu,"
+                       "\"filtered\":%llu,\"rejected\":%llu}",
+                       i ? "," : "", files[i].in.path, files[i].out_path,
+                       (unsigned long long)files[i].rows_in, (unsigned long long)files[i].rows_out,
+                       (unsigned long long)files[i].filtered, (unsigned long long)files[i].rejected);
+            printf("],\"rows_in\":%llu,\"rows_out\":%llu,\"filtered\":%llu,\"rejected\":%llu,"
+                   "\"bytes\":%llu,\"seconds\":%.6f}\n",
+                   (unsigned long long)in, (unsigned long long)out, (unsigned long long)filtered,
+                   (unsigned long long)rejected, (unsigned long long)total_bytes, seconds);
+        } else {
+            printf("%-32s %12s %12s %10s %10s\n", "output", "rows in", "rows out", "filtered",
+                   "rejected");
+            for (size_t i = 0; i < npaths; i++)
+                printf("%-32s %12llu %12llu %10llu %10llu\n", files[i].out_path,
+                       (unsigned long long)files[i].rows_in, (unsigned long long)files[i].rows_out,
+                       (unsigned long long)files[i].filtered, (unsigned long long)files[i].rejected);
+            printf("\nrows in %llu = rows out %llu + filtered %llu + rejected %llu; %.1f MB in "
+                   "%.3f s (%.0f MB/s)\n",
+                   (unsigned long long)in, (unsigned long long)out, (unsigned long long)filtered,
+                   (unsigned long long)rejected, (double)total_bytes / 1e6, seconds,
+                   seconds > 0 ? (double)total_bytes / 1e6 / seconds : 0);
+        }
+    }
+done:
+    for (size_t c = 0; c < nchunks; c++)
+        free(chunks[c].path);
+    free(chunks);
+    for (size_t i = 0; files && i < npaths; i++) {
+        etl_file_close(&files[i].in);
+        free(files[i].names);
+        free(files[i].set_target);
+        free(files[i].set_exprs);
+        free(files[i].filter_col);
+        free(files[i].out_cols);
+        free(files[i].out_path);
+        free(files[i].tmp_path);
+    }
+    free(files);
+    for (size_t s = 0; j.sets && s < j.nsets; s++) {
+        free(j.sets[s].name);
+        free_expr(&j.sets[s].e);
+    }
+    free(j.sets);
+    for (size_t k = 0; j.filters && k < j.nfilters; k++) {
+        free(j.filters[k].column);
+        free(j.filters[k].text);
+    }
+    free(j.filters);
+    free(j.select);
+    free(select_arg);
+    free(paths);
+    return status;
+}
