@@ -344,6 +344,7 @@ static int bind_file(tfile *f, job *j)
 typedef struct cell {
     const char *data;
     size_t len;
+    bool plain; /* unquoted in the input: no delimiter or line break in it */
 } cell;
 
 typedef struct row_ctx {
@@ -431,11 +432,45 @@ static int append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
     return 0;
 }
 
-/* The shortest text that reads back as v (as Python's repr does). */
+/* m / 10^decimals as text, m an integer below 2^53 in magnitude. */
+static int print_fixed(char *buf, int64_t m, int decimals)
+{
+    char digits[32];
+    int n = 0;
+    bool neg = m < 0;
+    uint64_t u = neg ? (uint64_t)(-m) : (uint64_t)m;
+    do {
+        digits[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u || n <= decimals);
+    int o = 0;
+    if (neg)
+        buf[o++] = '-';
+    for (int i = n - 1; i >= 0; i--) {
+        buf[o++] = digits[i];
+        if (i == decimals && decimals)
+            buf[o++] = '.';
+    }
+    buf[o] = 0;
+    return o;
+}
+
+/* The shortest text that reads back as v (as Python's repr does). Most
+ * values of a CSV are short decimals: the fewest decimals d for which
+ * round(v * 10^d) / 10^d is v again (that division rounds as strtod
+ * would read the text) are found without printf; others go through %g. */
 static int format_number(char *buf, size_t len, double v)
 {
-    if (v == floor(v) && fabs(v) < 1e15)
-        return snprintf(buf, len, "%.0f", v);
+    if (fabs(v) < 1e15 && len >= 32) {
+        double scale = 1;
+        for (int d = 0; d <= 9; d++, scale *= 10) {
+            double m = nearbyint(v * scale);
+            if (fabs(m) >= 9007199254740992.0)
+                break;
+            if (m / scale == v)
+                return print_fixed(buf, (int64_t)m, d);
+        }
+    }
     for (int prec = 15; prec <= 17; prec++) {
         int n = snprintf(buf, len, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)
@@ -444,11 +479,17 @@ static int format_number(char *buf, size_t len, double v)
     return snprintf(buf, len, "%.17g", v);
 }
 
-static int write_field(row_ctx *x, const char *p, size_t n, char delim)
+/* Write one field, quoted if it must be. plain: it came unquoted from the
+ * input with this delimiter, so only a quote inside can make it need
+ * quotes (memchr instead of a byte loop). */
+static int write_field(row_ctx *x, const char *p, size_t n, char delim, bool plain)
 {
     bool quote = false;
-    for (size_t i = 0; i < n && !quote; i++)
-        quote = p[i] == delim || p[i] == '"' || p[i] == '\n' || p[i] == '\r';
+    if (plain)
+        quote = n && memchr(p, '"', n) != NULL;
+    else
+        for (size_t i = 0; i < n && !quote; i++)
+            quote = p[i] == delim || p[i] == '"' || p[i] == '\n' || p[i] == '\r';
     if (!quote)
         return append(&x->line, &x->line_len, &x->line_cap, p, n);
     /* RFC 4180: in quotes, each quote doubled. */
@@ -541,7 +582,7 @@ static int on_row(void *arg, const weft_csv_record *r)
         return reject(c, r, why);
     }
     for (size_t i = 0; i < r->count; i++)
-        x->cells[i] = (cell){r->fields[i].data, r->fields[i].len};
+        x->cells[i] = (cell){r->fields[i].data, r->fields[i].len, !r->fields[i].quoted};
     /* Computed columns, in order; their text goes to scratch, which may
      * move: cells point into it by offset until the row is complete. */
     x->scratch_len = 0;
@@ -572,7 +613,7 @@ static int on_row(void *arg, const weft_csv_record *r)
             return -ENOMEM;
         int t = f->set_target[s];
         offs[t] = at;
-        x->cells[t] = (cell){x->scratch + at, len};
+        x->cells[t] = (cell){x->scratch + at, len, false};
         /* scratch may have moved: refresh the computed cells so far. */
         for (size_t k = 0; k <= s; k++) {
             int tk = f->set_target[k];
@@ -593,7 +634,7 @@ static int on_row(void *arg, const weft_csv_record *r)
     for (size_t o = 0; o < f->nout; o++) {
         const cell *v = &x->cells[f->out_cols[o]];
         if ((o && append(&x->line, &x->line_len, &x->line_cap, &j->delim, 1) < 0) ||
-            write_field(x, v->data, v->len, j->delim) < 0)
+            write_field(x, v->data, v->len, j->delim, v->plain) < 0)
             return -ENOMEM;
     }
     if (append(&x->line, &x->line_len, &x->line_cap, "\n", 1) < 0)
@@ -611,7 +652,7 @@ static int write_header(tchunk *c, row_ctx *x)
     for (size_t o = 0; o < f->nout; o++) {
         const char *name = f->names[f->out_cols[o]];
         if ((o && append(&x->line, &x->line_len, &x->line_cap, &f->job->delim, 1) < 0) ||
-            write_field(x, name, strlen(name), f->job->delim) < 0)
+            write_field(x, name, strlen(name), f->job->delim, false) < 0)
             return -ENOMEM;
     }
     if (append(&x->line, &x->line_len, &x->line_cap, "\n", 1) < 0)
