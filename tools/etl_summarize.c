@@ -39,6 +39,7 @@
 
 #include <weft/csv.h>
 #include <weft/pool.h>
+#include <weft/procpool.h>
 #include <weft/time.h>
 
 #include "tools/etl.h"
@@ -451,6 +452,294 @@ static int run_chunk(void *arg, weft_value *result)
     return c->err = rc;
 }
 
+/* ---- the processes backend --------------------------------------------------------- */
+/* With --backend processes a chunk runs in a worker process of a
+ * weft_procpool: the request carries the file's name, the byte range, and
+ * what the header and the options decided; the worker opens the file
+ * itself, runs the same run_chunk(), and sends back its partial aggregate
+ * and bad records, serialized. A worker that crashes fails that chunk
+ * only (reported as an error of the file). */
+
+typedef struct wbuf {
+    unsigned char *p;
+    size_t len, cap;
+    bool failed;
+} wbuf;
+
+static void put(wbuf *b, const void *data, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        unsigned char *q = realloc(b->p, cap);
+        if (!q) {
+            b->failed = true;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+}
+
+static void put_u64(wbuf *b, uint64_t v)
+{
+    put(b, &v, sizeof v);
+}
+
+static void put_str(wbuf *b, const char *s, size_t n)
+{
+    put_u64(b, n);
+    put(b, s, n);
+}
+
+typedef struct rbuf {
+    const unsigned char *p, *end;
+    bool failed;
+} rbuf;
+
+static const void *get(rbuf *b, size_t n)
+{
+    if (b->failed || (size_t)(b->end - b->p) < n) {
+        b->failed = true;
+        return NULL;
+    }
+    const void *at = b->p;
+    b->p += n;
+    return at;
+}
+
+static uint64_t get_u64(rbuf *b)
+{
+    uint64_t v = 0;
+    const void *at = get(b, sizeof v);
+    if (at)
+        memcpy(&v, at, sizeof v);
+    return v;
+}
+
+static const char *get_str(rbuf *b, size_t *n)
+{
+    *n = (size_t)get_u64(b);
+    return get(b, *n);
+}
+
+static void put_stats(wbuf *b, stats *s)
+{
+    stats_close(s);
+    put(b, s, sizeof *s);
+}
+
+static void get_stats(rbuf *b, stats *s)
+{
+    const void *at = get(b, sizeof *s);
+    if (at)
+        memcpy(s, at, sizeof *s);
+}
+
+/* The request: everything run_chunk needs of the file, the job and the
+ * chunk. */
+static void put_request(wbuf *b, const chunk *c)
+{
+    const file_info *f = c->file;
+    const job *j = f->job;
+    put_str(b, f->in.path, strlen(f->in.path));
+    put_u64(b, c->start);
+    put_u64(b, c->end);
+    put_u64(b, c->line);
+    put_u64(b, (uint64_t)(unsigned char)j->delim);
+    put_u64(b, (uint64_t)j->on_err);
+    put_u64(b, f->in.ncols);
+    for (size_t i = 0; i < f->in.ncols; i++) {
+        put_str(b, f->in.cols[i].name, strlen(f->in.cols[i].name));
+        put_u64(b, f->in.cols[i].numeric);
+    }
+    put_u64(b, j->ndistinct);
+    for (size_t d = 0; d < j->ndistinct; d++)
+        put_u64(b, (uint64_t)f->distinct_col[d]);
+    put_u64(b, (uint64_t)(int64_t)f->group_col);
+}
+
+static void put_set(wbuf *b, const strmap *m)
+{
+    put_u64(b, m->count);
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].key)
+            put_str(b, m->slots[i].key, m->slots[i].len);
+}
+
+/* The result: the partial aggregate and the bad records. */
+static void put_result(wbuf *b, chunk *c)
+{
+    file_info *f = c->file;
+    put_u64(b, (uint64_t)(int64_t)c->err);
+    put_u64(b, c->ended_in_quotes);
+    put_u64(b, c->a.rows);
+    put_u64(b, c->a.rejected);
+    put_u64(b, c->nbad);
+    for (size_t i = 0; i < f->in.ncols; i++)
+        put_stats(b, &c->a.num[i]);
+    for (size_t d = 0; d < f->job->ndistinct; d++)
+        put_set(b, &c->a.distinct[d]);
+    put_u64(b, c->a.groups.count);
+    for (size_t i = 0; i < c->a.groups.cap; i++) {
+        struct entry *e = &c->a.groups.slots[i];
+        if (!e->key)
+            continue;
+        group *g = e->value;
+        put_str(b, e->key, e->len);
+        put_u64(b, g->rows);
+        for (size_t k = 0; k < f->in.ncols; k++)
+            put_stats(b, &g->num[k]);
+    }
+    uint64_t nbad = 0;
+    for (bad *x = c->bads; x; x = x->next)
+        nbad++;
+    put_u64(b, nbad);
+    for (bad *x = c->bads; x; x = x->next) {
+        put_u64(b, x->line);
+        put_str(b, x->reason, strlen(x->reason));
+        put_str(b, x->raw, x->raw_len);
+    }
+}
+
+static void free_bads(chunk *c)
+{
+    for (bad *b = c->bads, *next; b; b = next) {
+        next = b->next;
+        free(b->reason);
+        free(b->raw);
+        free(b);
+    }
+    c->bads = NULL;
+}
+
+/* Run in a worker: decode, run, encode. */
+static int summarize_chunk(const void *arg, size_t len, weft_proc_ctx *ctx)
+{
+    rbuf in = {arg, (const unsigned char *)arg + len, false};
+    size_t n;
+    const char *path = get_str(&in, &n);
+    char *path_z = path ? strndup(path, n) : NULL;
+    etl_progress progress = {0};
+    job j = {.progress = &progress};
+    file_info f = {.job = &j};
+    chunk c = {.file = &f};
+    c.start = get_u64(&in);
+    c.end = get_u64(&in);
+    c.line = get_u64(&in);
+    j.delim = (char)get_u64(&in);
+    j.on_err = (on_error)get_u64(&in);
+    f.in.ncols = (size_t)get_u64(&in);
+    int rc = in.failed || !path_z || f.in.ncols > 65536 ? -EPROTO : 0;
+    if (rc == 0 && !(f.in.cols = calloc(f.in.ncols ? f.in.ncols : 1, sizeof *f.in.cols)))
+        rc = -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < f.in.ncols; i++) {
+        const char *name = get_str(&in, &n);
+        f.in.cols[i].name = name ? strndup(name, n) : NULL;
+        f.in.cols[i].numeric = get_u64(&in) != 0;
+        if (!f.in.cols[i].name)
+            rc = -EPROTO;
+    }
+    j.ndistinct = rc == 0 ? (size_t)get_u64(&in) : 0;
+    if (j.ndistinct > f.in.ncols)
+        rc = -EPROTO;
+    f.distinct_col = calloc(j.ndistinct ? j.ndistinct : 1, sizeof *f.distinct_col);
+    for (size_t d = 0; rc == 0 && d < j.ndistinct; d++) {
+        f.distinct_col[d] = (int)get_u64(&in);
+        if (f.distinct_col[d] < 0 || (size_t)f.distinct_col[d] >= f.in.ncols)
+            rc = -EPROTO;
+    }
+    f.group_col = (int)(int64_t)get_u64(&in);
+    if (rc == 0 && (in.failed || f.group_col >= (int)f.in.ncols))
+        rc = -EPROTO;
+    f.in.fd = rc == 0 ? open(path_z, O_RDONLY | O_CLOEXEC) : -1;
+    if (rc == 0 && f.in.fd < 0)
+        rc = -errno;
+    if (rc == 0) {
+        agg_init(&c.a, &f);
+        run_chunk(&c, NULL);
+        wbuf out = {0};
+        put_result(&out, &c);
+        rc = out.failed ? -ENOMEM : weft_proc_return(ctx, out.p, out.len);
+        free(out.p);
+        agg_free(&c.a, j.ndistinct);
+        free_bads(&c);
+    }
+    if (f.in.fd >= 0)
+        close(f.in.fd);
+    for (size_t i = 0; f.in.cols && i < f.in.ncols; i++)
+        free(f.in.cols[i].name);
+    free(f.in.cols);
+    free(f.distinct_col);
+    free(path_z);
+    return rc;
+}
+WEFT_PROC_TASK(summarize_chunk);
+
+/* In the parent: the worker's result into the chunk. Returns 0 or a
+ * negative error (the worker's, or -EPROTO for a garbled result). */
+static int take_result(chunk *c, const void *data, size_t len)
+{
+    file_info *f = c->file;
+    rbuf in = {data, (const unsigned char *)data + len, false};
+    int err = (int)(int64_t)get_u64(&in);
+    c->ended_in_quotes = get_u64(&in) != 0;
+    c->a.rows = get_u64(&in);
+    c->a.rejected = get_u64(&in);
+    c->nbad = get_u64(&in);
+    for (size_t i = 0; i < f->in.ncols; i++)
+        get_stats(&in, &c->a.num[i]);
+    size_t n;
+    for (size_t d = 0; d < f->job->ndistinct && !in.failed; d++) {
+        uint64_t k = get_u64(&in);
+        for (uint64_t i = 0; i < k && !in.failed; i++) {
+            const char *key = get_str(&in, &n);
+            if (key && !strmap_get(&c->a.distinct[d], key, n, hash_bytes(key, n)))
+                return -ENOMEM;
+        }
+    }
+    uint64_t groups = get_u64(&in);
+    for (uint64_t i = 0; i < groups && !in.failed; i++) {
+        const char *key = get_str(&in, &n);
+        struct entry *e = key ? strmap_get(&c->a.groups, key, n, hash_bytes(key, n)) : NULL;
+        if (key && !e)
+            return -ENOMEM;
+        group *g = e ? e->value : NULL;
+        uint64_t rows = get_u64(&in);
+        if (g)
+            g->rows = rows;
+        for (size_t k = 0; k < f->in.ncols; k++) {
+            stats s = {0};
+            get_stats(&in, &s);
+            if (g)
+                g->num[k] = s;
+        }
+    }
+    uint64_t nbad = get_u64(&in);
+    c->bads_end = &c->bads;
+    for (uint64_t i = 0; i < nbad && !in.failed; i++) {
+        bad *b = calloc(1, sizeof *b);
+        if (!b)
+            return -ENOMEM;
+        b->line = get_u64(&in);
+        const char *reason = get_str(&in, &n);
+        b->reason = reason ? strndup(reason, n) : strdup("?");
+        const char *raw = get_str(&in, &n);
+        b->raw = malloc(n ? n : 1);
+        if (b->raw && raw)
+            memcpy(b->raw, raw, n);
+        b->raw_len = raw ? n : 0;
+        *c->bads_end = b;
+        c->bads_end = &b->next;
+    }
+    return in.failed ? -EPROTO : err;
+}
+
 /* ---- step 2: chunks (tools/etl_files.c cuts) ---------------------------------------- */
 
 static int plan_chunks(file_info *f, weft_pool *pool, chunk **chunks, size_t *n, size_t *cap)
@@ -581,7 +870,9 @@ static void usage(FILE *f)
             "  --distinct COL[,COL]   exact count of distinct values of these columns\n"
             "  --group-by COL         the statistics for each value of COL (all files)\n"
             "  --text COL[,COL]       columns to take as text even if they look numeric\n"
-            "  --jobs N               threads (default: the CPUs)\n"
+            "  --jobs N               threads or processes (default: the CPUs)\n"
+            "  --backend KIND         threads (default) or processes: chunks in worker\n"
+            "                         processes (a crash fails that chunk, not the run)\n"
             "  --chunk SIZE           cut large files into chunks of about SIZE (default 32M)\n"
             "  --delimiter C          field delimiter (default ,)\n"
             "  --on-error MODE        fail (default): stop at the first bad record;\n"
@@ -596,7 +887,8 @@ int weft_etl_summarize(int argc, char **argv)
     job j = {.delim = ',', .on_err = ERR_FAIL, .chunk_bytes = 32u << 20};
     format fmt = FMT_TABLE;
     unsigned jobs = 0;
-    bool show_progress = true;
+    bool show_progress = true, processes = false;
+    weft_procpool *procs = NULL;
     char *distinct_arg = NULL, *text_arg = NULL;
     const char **paths = calloc((size_t)argc, sizeof *paths);
     size_t npaths = 0;
@@ -634,6 +926,13 @@ int weft_etl_summarize(int argc, char **argv)
                 j.group_name = v;
             } else if (!strcmp(a, "--jobs")) {
                 jobs = (unsigned)atoi(v);
+            } else if (!strcmp(a, "--backend")) {
+                if (strcmp(v, "threads") && strcmp(v, "processes")) {
+                    fprintf(stderr, "weft etl summarize: --backend is threads or processes\n");
+                    status = 2;
+                    goto done;
+                }
+                processes = !strcmp(v, "processes");
             } else if (!strcmp(a, "--chunk")) {
                 int64_t c = weft_etl_parse_size(v);
                 if (c < 1000) {
@@ -749,13 +1048,53 @@ int weft_etl_summarize(int argc, char **argv)
                 status = 1;
             }
         }
-        for (size_t c = 0; c < nchunks && !status; c++)
-            weft_pool_submit(pool, run_chunk, &chunks[c], WEFT_NEVER, &chunks[c].f);
-        for (size_t c = 0; c < nchunks; c++)
-            if (chunks[c].f) {
-                weft_future_wait(chunks[c].f, WEFT_NEVER);
-                weft_future_unref(chunks[c].f);
+        if (processes && !procs && !status) {
+            weft_procpool_opts ppo = {.workers = jobs, .name = "weft-etl"};
+            int rc = weft_procpool_create(&procs, &ppo);
+            if (rc < 0) {
+                fprintf(stderr, "weft etl summarize: cannot start the worker processes: %s\n",
+                        weft_strerror(rc));
+                status = 1;
             }
+        }
+        for (size_t c = 0; c < nchunks && !status; c++) {
+            if (!procs) {
+                weft_pool_submit(pool, run_chunk, &chunks[c], WEFT_NEVER, &chunks[c].f);
+                continue;
+            }
+            wbuf req = {0};
+            put_request(&req, &chunks[c]);
+            int rc = req.failed ? -ENOMEM
+                                : weft_procpool_submit(procs, WEFT_PROC_TASK_REF(summarize_chunk),
+                                                       req.p, req.len, WEFT_NEVER, &chunks[c].f);
+            free(req.p);
+            if (rc < 0)
+                chunks[c].err = rc;
+        }
+        for (size_t c = 0; c < nchunks; c++) {
+            if (!chunks[c].f)
+                continue;
+            weft_future_wait(chunks[c].f, WEFT_NEVER);
+            if (procs) {
+                const void *data;
+                size_t len;
+                int rc = weft_procpool_result(chunks[c].f, &data, &len);
+                if (rc == 0)
+                    rc = take_result(&chunks[c], data, len);
+                if (rc == WEFT_EWORKER_DIED) {
+                    char why[160];
+                    weft_procpool_describe(chunks[c].f, why, sizeof why);
+                    fprintf(stderr, "weft etl summarize: %s: a chunk's %s\n",
+                            chunks[c].file->in.path, why);
+                }
+                if (rc < 0)
+                    chunks[c].err = rc;
+                atomic_fetch_add_explicit(&pr.bytes, chunks[c].end - chunks[c].start,
+                                          memory_order_relaxed);
+                atomic_fetch_add_explicit(&pr.rows, chunks[c].a.rows, memory_order_relaxed);
+            }
+            weft_future_unref(chunks[c].f);
+        }
         /* Step 5: a chunk followed by another of its file must not end
          * inside quotes, or the next one started at a wrong place. */
         bool again = false;
@@ -816,6 +1155,8 @@ int weft_etl_summarize(int argc, char **argv)
             break;
     }
     weft_pool_destroy(pool);
+    weft_procpool_destroy(procs);
+    procs = NULL;
     double seconds = (double)(weft_now() - pr.t0) / 1e9;
     etl_progress_stop(&pr);
     if (status)

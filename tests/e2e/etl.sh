@@ -69,6 +69,17 @@ for col in b["columns"]:
         assert abs(a["columns"][col][k] - v) <= 1e-9 * max(1, abs(v)), (col, k, a["columns"][col][k], v)
 EOF
 
+echo "-- the processes backend gives what the threads give"
+"$weft" etl summarize --json --backend processes --chunk 4k --distinct note "$dir/quoted.csv" > "$dir/procs.json"
+python3 - "$dir" <<'EOF2'
+import json, sys
+d = sys.argv[1]
+a = json.load(open(d + "/procs.json")); b = json.load(open(d + "/many.json"))
+for k in ("seconds",):
+    a.pop(k); b.pop(k)
+assert a == b, (a["total"], b["total"])
+EOF2
+
 echo "-- bad records: fail, skip, quarantine"
 printf 'id,amount,name\n1,10.5,ok\n2,abc,text in a number\n3,7\n4,"1"x,after quote\n5,2.5,fine\n6,1,"open' > "$dir/bad.csv"
 if "$weft" etl summarize "$dir/bad.csv" > "$dir/out.txt" 2> "$dir/err.txt"; then
@@ -76,6 +87,8 @@ if "$weft" etl summarize "$dir/bad.csv" > "$dir/out.txt" 2> "$dir/err.txt"; then
 fi
 grep -q "bad.csv:3: text in numeric column 'amount'" "$dir/err.txt" || fail "fail mode message: $(cat "$dir/err.txt")"
 "$weft" etl summarize --json --on-error skip "$dir/bad.csv" > "$dir/skip.json"
+"$weft" etl summarize --json --backend processes --on-error skip "$dir/bad.csv" > "$dir/skip-procs.json"
+[ "$(json "$dir/skip-procs.json" "d['rows_out'], d['rejected']")" = "(2, 4)" ] || fail "processes skip counts"
 [ "$(json "$dir/skip.json" "d['rows_out'], d['rejected'], d['rows_in']")" = "(2, 4, 6)" ] || fail "skip counts: $(cat "$dir/skip.json")"
 [ "$(json "$dir/skip.json" "float(d['total']['columns']['amount']['sum'])")" = "13.0" ] || fail "skip sum"
 "$weft" etl summarize --on-error "quarantine=$dir/q.csv" "$dir/bad.csv" > "$dir/q.txt"
@@ -163,6 +176,7 @@ set -e
 echo "-- bad command lines"
 set +e
 "$weft" etl summarize --bogus x "$dir/semi.csv" 2>/dev/null; [ $? = 2 ] || fail "unknown option: exit 2"
+"$weft" etl summarize --backend gpu "$dir/semi.csv" 2>/dev/null; [ $? = 2 ] || fail "unknown backend: exit 2"
 "$weft" etl summarize "$dir/missing.csv" 2>"$dir/e1"; [ $? = 1 ] || fail "missing file: exit 1"
 grep -q "missing.csv" "$dir/e1" || fail "missing file named"
 "$weft" etl summarize --distinct nope "$dir/semi.csv" 2>"$dir/e2"; [ $? = 2 ] || fail "missing column: exit 2"
