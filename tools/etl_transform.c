@@ -33,6 +33,7 @@
 
 #include <weft/csv.h>
 #include <weft/pool.h>
+#include <weft/procpool.h>
 #include <weft/time.h>
 
 #include "tools/etl.h"
@@ -216,6 +217,9 @@ typedef struct job {
     size_t nselect;
     size_t chunk_bytes;
     etl_progress *progress;
+    /* The options as given, for worker processes to build the same job. */
+    const char **set_args, **filter_args;
+    const char *select_arg;
 } job;
 
 /* A file, with the job bound to its header: the extended row is the input
@@ -764,6 +768,275 @@ static int finish_file(tfile *f, tchunk *chunks, size_t n, bool keep)
     return rc;
 }
 
+static int parse_filter(const char *src, filter *k);
+
+/* Parse the --set, --filter and --select strings of j into j (printing
+ * what is wrong). *select_copy gets the copy --select's names live in.
+ * Returns 0 or -1. */
+static int build_job(job *j, size_t nsets, size_t nfilters, char **select_copy)
+{
+    j->sets = calloc(nsets ? nsets : 1, sizeof *j->sets);
+    j->filters = calloc(nfilters ? nfilters : 1, sizeof *j->filters);
+    if (!j->sets || !j->filters)
+        return -1;
+    for (size_t i = 0; i < nsets; i++) {
+        const char *v = j->set_args[i], *eq = strchr(v, '=');
+        if (!eq || eq == v) {
+            fprintf(stderr, "weft etl transform: --set %s: NAME=EXPR expected\n", v);
+            return -1;
+        }
+        setting *s = &j->sets[j->nsets++];
+        const char *name_end = eq;
+        while (name_end > v && name_end[-1] == ' ')
+            name_end--;
+        s->name = strndup(v, (size_t)(name_end - v));
+        const char *why = parse_expr(eq + 1, &s->e);
+        if (why) {
+            fprintf(stderr, "weft etl transform: --set %s: %s\n", v, why);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < nfilters; i++) {
+        if (parse_filter(j->filter_args[i], &j->filters[j->nfilters++]) < 0) {
+            fprintf(stderr, "weft etl transform: --filter %s: COLUMN OP VALUE expected "
+                            "(OP: == != < <= > >=)\n", j->filter_args[i]);
+            return -1;
+        }
+    }
+    if (j->select_arg) {
+        *select_copy = strdup(j->select_arg);
+        j->select = calloc(strlen(j->select_arg) + 1, sizeof *j->select);
+        if (!*select_copy || !j->select)
+            return -1;
+        for (char *save = NULL, *t = strtok_r(*select_copy, ",", &save); t;
+             t = strtok_r(NULL, ",", &save))
+            j->select[j->nselect++] = t;
+    }
+    return 0;
+}
+
+static void free_job(job *j)
+{
+    for (size_t s = 0; j->sets && s < j->nsets; s++) {
+        free(j->sets[s].name);
+        free_expr(&j->sets[s].e);
+    }
+    free(j->sets);
+    for (size_t k = 0; j->filters && k < j->nfilters; k++) {
+        free(j->filters[k].column);
+        free(j->filters[k].text);
+    }
+    free(j->filters);
+    free(j->select);
+}
+
+/* ---- the processes backend ------------------------------------------------------------------- */
+/* With --backend processes a chunk runs in a weft_procpool worker: the
+ * request is the file's name and header, the chunk's range and part file,
+ * and the options as the user wrote them; the worker builds the same job,
+ * writes its part file itself, and sends back its counts and bad
+ * records. */
+
+typedef struct wbuf {
+    unsigned char *p;
+    size_t len, cap;
+    bool failed;
+} wbuf;
+
+static void put(wbuf *b, const void *data, size_t n)
+{
+    if (b->failed || append((char **)&b->p, &b->len, &b->cap, data, n) < 0)
+        b->failed = true;
+}
+
+static void put_u64(wbuf *b, uint64_t v)
+{
+    put(b, &v, sizeof v);
+}
+
+static void put_str(wbuf *b, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    put_u64(b, n);
+    put(b, s, n);
+}
+
+typedef struct rbuf {
+    const unsigned char *p, *end;
+    bool failed;
+} rbuf;
+
+static uint64_t get_u64(rbuf *b)
+{
+    uint64_t v = 0;
+    if ((size_t)(b->end - b->p) < sizeof v) {
+        b->failed = true;
+        return 0;
+    }
+    memcpy(&v, b->p, sizeof v);
+    b->p += sizeof v;
+    return v;
+}
+
+/* A NUL-terminated copy (malloc'd), or NULL. */
+static char *get_str(rbuf *b)
+{
+    size_t n = (size_t)get_u64(b);
+    if (b->failed || (size_t)(b->end - b->p) < n) {
+        b->failed = true;
+        return NULL;
+    }
+    char *s = strndup((const char *)b->p, n);
+    b->p += n;
+    return s;
+}
+
+static void put_request(wbuf *b, const tchunk *c, size_t nsets, size_t nfilters)
+{
+    const tfile *f = c->file;
+    const job *j = f->job;
+    put_str(b, f->in.path);
+    put_str(b, c->path);
+    put_u64(b, c->start);
+    put_u64(b, c->end);
+    put_u64(b, c->line);
+    put_u64(b, (uint64_t)c->index);
+    put_u64(b, (uint64_t)(unsigned char)j->delim);
+    put_u64(b, (uint64_t)j->on_err);
+    put_u64(b, f->in.ncols);
+    for (size_t i = 0; i < f->in.ncols; i++)
+        put_str(b, f->in.cols[i].name);
+    put_u64(b, nsets);
+    for (size_t i = 0; i < nsets; i++)
+        put_str(b, j->set_args[i]);
+    put_u64(b, nfilters);
+    for (size_t i = 0; i < nfilters; i++)
+        put_str(b, j->filter_args[i]);
+    put_str(b, j->select_arg);
+}
+
+static int transform_chunk(const void *arg, size_t len, weft_proc_ctx *ctx)
+{
+    rbuf in = {arg, (const unsigned char *)arg + len, false};
+    etl_progress progress = {0};
+    job j = {.progress = &progress};
+    tfile f = {.job = &j};
+    tchunk c = {.file = &f};
+    char *path = get_str(&in), *select_copy = NULL;
+    c.path = get_str(&in);
+    c.start = get_u64(&in);
+    c.end = get_u64(&in);
+    c.line = get_u64(&in);
+    c.index = (int)get_u64(&in);
+    j.delim = (char)get_u64(&in);
+    j.on_err = (on_error)get_u64(&in);
+    f.in.ncols = (size_t)get_u64(&in);
+    f.in.fd = -1;
+    int rc = in.failed || !path || !c.path || f.in.ncols > 65536 ? -EPROTO : 0;
+    if (rc == 0 && !(f.in.cols = calloc(f.in.ncols ? f.in.ncols : 1, sizeof *f.in.cols)))
+        rc = -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < f.in.ncols; i++)
+        if (!(f.in.cols[i].name = get_str(&in)))
+            rc = -EPROTO;
+    size_t nsets = rc == 0 ? (size_t)get_u64(&in) : 0;
+    j.set_args = calloc(nsets + 1, sizeof *j.set_args);
+    for (size_t i = 0; rc == 0 && j.set_args && i < nsets && !in.failed; i++)
+        j.set_args[i] = get_str(&in);
+    size_t nfilters = rc == 0 ? (size_t)get_u64(&in) : 0;
+    j.filter_args = calloc(nfilters + 1, sizeof *j.filter_args);
+    for (size_t i = 0; rc == 0 && j.filter_args && i < nfilters && !in.failed; i++)
+        j.filter_args[i] = get_str(&in);
+    char *select = rc == 0 ? get_str(&in) : NULL;
+    j.select_arg = select && *select ? select : NULL;
+    if (rc == 0 && (in.failed || !j.set_args || !j.filter_args))
+        rc = -EPROTO;
+    if (rc == 0 && (build_job(&j, nsets, nfilters, &select_copy) < 0 || bind_file(&f, &j) != 0))
+        rc = -EINVAL; /* the parent checked the same: not reached */
+    if (rc == 0 && (f.in.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        rc = -errno;
+    if (rc == 0) {
+        run_chunk(&c, NULL);
+        wbuf out = {0};
+        put_u64(&out, (uint64_t)(int64_t)c.err);
+        put_u64(&out, c.rows_in);
+        put_u64(&out, c.rows_out);
+        put_u64(&out, c.filtered);
+        put_u64(&out, c.rejected);
+        uint64_t nbad = 0;
+        for (bad *b = c.bads; b; b = b->next)
+            nbad++;
+        put_u64(&out, nbad);
+        for (bad *b = c.bads, *next; b; b = next) {
+            next = b->next;
+            put_u64(&out, b->line);
+            put_str(&out, b->reason);
+            put_u64(&out, b->raw_len);
+            put(&out, b->raw, b->raw_len);
+            free(b->reason);
+            free(b->raw);
+            free(b);
+        }
+        rc = out.failed ? -ENOMEM : weft_proc_return(ctx, out.p, out.len);
+        free(out.p);
+    }
+    if (f.in.fd >= 0)
+        close(f.in.fd);
+    for (size_t i = 0; f.in.cols && i < f.in.ncols; i++)
+        free(f.in.cols[i].name);
+    free(f.in.cols);
+    free(f.names);
+    free(f.set_target);
+    free(f.set_exprs);
+    free(f.filter_col);
+    free(f.out_cols);
+    for (size_t i = 0; j.set_args && i < nsets; i++)
+        free((char *)j.set_args[i]);
+    for (size_t i = 0; j.filter_args && i < nfilters; i++)
+        free((char *)j.filter_args[i]);
+    free(j.set_args);
+    free(j.filter_args);
+    free_job(&j);
+    free(select_copy);
+    free(select);
+    free(c.path);
+    free(path);
+    return rc;
+}
+WEFT_PROC_TASK(transform_chunk);
+
+/* The worker's answer into the chunk. */
+static int take_result(tchunk *c, const void *data, size_t len)
+{
+    rbuf in = {data, (const unsigned char *)data + len, false};
+    int err = (int)(int64_t)get_u64(&in);
+    c->rows_in = get_u64(&in);
+    c->rows_out = get_u64(&in);
+    c->filtered = get_u64(&in);
+    c->rejected = get_u64(&in);
+    uint64_t nbad = get_u64(&in);
+    c->bads_end = &c->bads;
+    for (uint64_t i = 0; i < nbad && !in.failed; i++) {
+        bad *b = calloc(1, sizeof *b);
+        if (!b)
+            return -ENOMEM;
+        b->line = get_u64(&in);
+        b->reason = get_str(&in);
+        b->raw_len = (size_t)get_u64(&in);
+        if (in.failed || (size_t)(in.end - in.p) < b->raw_len || !b->reason) {
+            free(b->reason);
+            free(b);
+            return -EPROTO;
+        }
+        b->raw = malloc(b->raw_len ? b->raw_len : 1);
+        if (b->raw)
+            memcpy(b->raw, in.p, b->raw_len);
+        in.p += b->raw_len;
+        *c->bads_end = b;
+        c->bads_end = &b->next;
+    }
+    return in.failed ? -EPROTO : err;
+}
+
 /* ---- the command ----------------------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -778,7 +1051,8 @@ static void usage(FILE *f)
             "                    repeated: all must hold. Example: --filter 'amount>100'\n"
             "  --select COLS     write these columns, in this order (default: all)\n"
             "  -o DIR            output directory (required, created if needed)\n"
-            "  --jobs N          threads (default: the CPUs)\n"
+            "  --jobs N          threads or processes (default: the CPUs)\n"
+            "  --backend KIND    threads (default) or processes (chunks in worker processes)\n"
             "  --chunk SIZE      cut large files into chunks of about SIZE (default 32M)\n"
             "  --delimiter C     field delimiter, in and out (default ,)\n"
             "  --on-error MODE   fail (default), skip, or quarantine=FILE (as summarize)\n"
@@ -830,13 +1104,16 @@ int weft_etl_transform(int argc, char **argv)
     int status = 0;
     const char **paths = calloc((size_t)argc, sizeof *paths);
     size_t npaths = 0;
-    j.sets = calloc((size_t)argc, sizeof *j.sets);
-    j.filters = calloc((size_t)argc, sizeof *j.filters);
+    j.set_args = calloc((size_t)argc, sizeof *j.set_args);
+    j.filter_args = calloc((size_t)argc, sizeof *j.filter_args);
+    size_t nset_args = 0, nfilter_args = 0;
+    bool processes = false;
+    weft_procpool *procs = NULL;
     char *select_arg = NULL;
     tfile *files = NULL;
     tchunk *chunks = NULL;
     size_t nchunks = 0, cap = 0;
-    if (!paths || !j.sets || !j.filters) {
+    if (!paths || !j.set_args || !j.filter_args) {
         status = 1;
         goto done;
     }
@@ -859,33 +1136,18 @@ int weft_etl_transform(int argc, char **argv)
             if (!strcmp(a, "-o")) {
                 j.dir = v;
             } else if (!strcmp(a, "--set")) {
-                const char *eq = strchr(v, '=');
-                if (!eq || eq == v) {
-                    fprintf(stderr, "weft etl transform: --set %s: NAME=EXPR expected\n", v);
-                    status = 2;
-                    goto done;
-                }
-                setting *s = &j.sets[j.nsets++];
-                const char *name_end = eq;
-                while (name_end > v && name_end[-1] == ' ')
-                    name_end--;
-                s->name = strndup(v, (size_t)(name_end - v));
-                const char *why = parse_expr(eq + 1, &s->e);
-                if (why) {
-                    fprintf(stderr, "weft etl transform: --set %s: %s\n", v, why);
-                    status = 2;
-                    goto done;
-                }
+                j.set_args[nset_args++] = v;
             } else if (!strcmp(a, "--filter")) {
-                if (parse_filter(v, &j.filters[j.nfilters++]) < 0) {
-                    fprintf(stderr, "weft etl transform: --filter %s: COLUMN OP VALUE expected "
-                                    "(OP: == != < <= > >=)\n", v);
+                j.filter_args[nfilter_args++] = v;
+            } else if (!strcmp(a, "--select")) {
+                j.select_arg = v;
+            } else if (!strcmp(a, "--backend")) {
+                if (strcmp(v, "threads") && strcmp(v, "processes")) {
+                    fprintf(stderr, "weft etl transform: --backend is threads or processes\n");
                     status = 2;
                     goto done;
                 }
-            } else if (!strcmp(a, "--select")) {
-                free(select_arg);
-                select_arg = strdup(v);
+                processes = !strcmp(v, "processes");
             } else if (!strcmp(a, "--jobs")) {
                 jobs = (unsigned)atoi(v);
             } else if (!strcmp(a, "--chunk")) {
@@ -934,11 +1196,9 @@ int weft_etl_transform(int argc, char **argv)
         status = 2;
         goto done;
     }
-    if (select_arg) {
-        j.select = calloc(strlen(select_arg) + 1, sizeof *j.select);
-        for (char *save = NULL, *t = strtok_r(select_arg, ",", &save); t;
-             t = strtok_r(NULL, ",", &save))
-            j.select[j.nselect++] = t;
+    if (build_job(&j, nset_args, nfilter_args, &select_arg) < 0) {
+        status = 2;
+        goto done;
     }
     if (mkdir(j.dir, 0777) < 0 && errno != EEXIST) {
         fprintf(stderr, "weft etl transform: cannot create %s: %s\n", j.dir, strerror(errno));
@@ -1045,14 +1305,55 @@ int weft_etl_transform(int argc, char **argv)
     }
     if (first)
         first[npaths] = nchunks;
-    for (size_t c = 0; c < nchunks && !status; c++)
-        weft_pool_submit(pool, run_chunk, &chunks[c], WEFT_NEVER, &chunks[c].f);
-    for (size_t c = 0; c < nchunks; c++)
-        if (chunks[c].f) {
-            weft_future_wait(chunks[c].f, WEFT_NEVER);
-            weft_future_unref(chunks[c].f);
+    if (processes && !status) {
+        weft_procpool_opts ppo = {.workers = jobs, .name = "weft-etl"};
+        int rc = weft_procpool_create(&procs, &ppo);
+        if (rc < 0) {
+            fprintf(stderr, "weft etl transform: cannot start the worker processes: %s\n",
+                    weft_strerror(rc));
+            status = 1;
         }
+    }
+    for (size_t c = 0; c < nchunks && !status; c++) {
+        if (!procs) {
+            weft_pool_submit(pool, run_chunk, &chunks[c], WEFT_NEVER, &chunks[c].f);
+            continue;
+        }
+        wbuf req = {0};
+        put_request(&req, &chunks[c], nset_args, nfilter_args);
+        int rc = req.failed ? -ENOMEM
+                            : weft_procpool_submit(procs, WEFT_PROC_TASK_REF(transform_chunk),
+                                                   req.p, req.len, WEFT_NEVER, &chunks[c].f);
+        free(req.p);
+        if (rc < 0)
+            chunks[c].err = rc;
+    }
+    for (size_t c = 0; c < nchunks; c++) {
+        if (!chunks[c].f)
+            continue;
+        weft_future_wait(chunks[c].f, WEFT_NEVER);
+        if (procs) {
+            const void *data;
+            size_t len;
+            int rc = weft_procpool_result(chunks[c].f, &data, &len);
+            if (rc == 0)
+                rc = take_result(&chunks[c], data, len);
+            if (rc == WEFT_EWORKER_DIED) {
+                char why[160];
+                weft_procpool_describe(chunks[c].f, why, sizeof why);
+                fprintf(stderr, "weft etl transform: %s: a chunk's %s\n",
+                        chunks[c].file->in.path, why);
+            }
+            if (rc < 0)
+                chunks[c].err = rc;
+            atomic_fetch_add_explicit(&pr.bytes, chunks[c].end - chunks[c].start,
+                                      memory_order_relaxed);
+            atomic_fetch_add_explicit(&pr.rows, chunks[c].rows_in, memory_order_relaxed);
+        }
+        weft_future_unref(chunks[c].f);
+    }
     weft_pool_destroy(pool);
+    weft_procpool_destroy(procs);
     double seconds = (double)(weft_now() - pr.t0) / 1e9;
     etl_progress_stop(&pr);
     /* Bad records, in order; counts per file. */
@@ -1149,17 +1450,9 @@ done:
         free(files[i].tmp_path);
     }
     free(files);
-    for (size_t s = 0; j.sets && s < j.nsets; s++) {
-        free(j.sets[s].name);
-        free_expr(&j.sets[s].e);
-    }
-    free(j.sets);
-    for (size_t k = 0; j.filters && k < j.nfilters; k++) {
-        free(j.filters[k].column);
-        free(j.filters[k].text);
-    }
-    free(j.filters);
-    free(j.select);
+    free_job(&j);
+    free(j.set_args);
+    free(j.filter_args);
     free(select_arg);
     free(paths);
     return status;

@@ -142,6 +142,8 @@ echo "-- transform: chunks write what one chunk writes; quoted fields survive"
 "$weft" etl transform --no-progress --chunk 4k --set 'value=value+1' -o "$dir/tq1" "$dir/quoted.csv" > /dev/null
 "$weft" etl transform --no-progress --chunk 1G --set 'value=value+1' -o "$dir/tq2" "$dir/quoted.csv" > /dev/null
 cmp -s "$dir/tq1/quoted.csv" "$dir/tq2/quoted.csv" || fail "chunked transform differs"
+"$weft" etl transform --no-progress --backend processes --chunk 4k --set 'value=value+1' -o "$dir/tq3" "$dir/quoted.csv" > /dev/null
+cmp -s "$dir/tq1/quoted.csv" "$dir/tq3/quoted.csv" || fail "the processes backend writes otherwise"
 python3 - "$dir" <<'EOF2'
 import csv, sys
 d = sys.argv[1]
@@ -160,6 +162,9 @@ fi
 grep -q "bad.csv:3: --set amount: text where arithmetic needs a number" "$dir/e3" || fail "transform fail message: $(cat "$dir/e3")"
 [ -z "$(ls -A "$dir/t3")" ] || fail "a failed transform left files: $(ls -A "$dir/t3")"
 "$weft" etl transform --no-progress --json --on-error "quarantine=$dir/tq.csv" --set 'amount=amount*2' -o "$dir/t4" "$dir/bad.csv" > "$dir/t4.json"
+"$weft" etl transform --no-progress --json --backend processes --on-error skip --set 'amount=amount*2' -o "$dir/t6" "$dir/bad.csv" > "$dir/t6.json"
+[ "$(json "$dir/t6.json" "d['rows_in'], d['rows_out'], d['rejected']")" = "(6, 2, 4)" ] || fail "transform processes counts"
+cmp -s "$dir/t4/bad.csv" "$dir/t6/bad.csv" || fail "transform processes output"
 [ "$(json "$dir/t4.json" "d['rows_in'], d['rows_out'], d['rejected']")" = "(6, 2, 4)" ] || fail "transform quarantine counts"
 [ "$(cat "$dir/t4/bad.csv")" = "$(printf 'id,amount,name\n1,21,ok\n5,5,fine')" ] || fail "transform output: $(cat "$dir/t4/bad.csv")"
 [ "$(wc -l < "$dir/tq.csv")" = 4 ] || fail "transform quarantine file"
