@@ -23,6 +23,53 @@ bool weft_etl_parse_number(const char *s, size_t len, double *out);
 /* "1.5G", "200M", "64k", "1000": bytes; -1 if malformed. */
 int64_t weft_etl_parse_size(const char *s);
 
+/* ---- options every subcommand takes (tools/etl_files.c) ------------------------ */
+
+typedef enum etl_on_error { ETL_FAIL, ETL_SKIP, ETL_QUARANTINE } etl_on_error;
+
+typedef struct etl_options {
+    char delim;             /* --delimiter (default ,) */
+    etl_on_error on_err;    /* --on-error */
+    const char *quarantine; /* its FILE */
+    unsigned jobs;          /* --jobs (0: the CPUs) */
+    bool processes;         /* --backend processes */
+    size_t chunk_bytes;     /* --chunk (default 32M) */
+    bool progress;          /* not --no-progress */
+} etl_options;
+
+/* The defaults. */
+void etl_options_init(etl_options *o);
+
+/* If option a is one of the shared ones, apply it (v: the next argument).
+ * Returns 2 if it took v, 1 if it took none, 0 if a is not a shared
+ * option, -1 if its value is wrong (said on stderr, naming tool). */
+int etl_options_parse(etl_options *o, const char *tool, const char *a, const char *v);
+
+/* The lines of --help for the shared options. */
+extern const char etl_options_help[];
+
+/* ---- serialized messages (requests and results of worker processes) ---------- */
+
+typedef struct etl_wbuf {
+    unsigned char *p;
+    size_t len, cap;
+    bool failed; /* out of memory: the message is lost */
+} etl_wbuf;
+
+void etl_put(etl_wbuf *b, const void *data, size_t n);
+void etl_put_u64(etl_wbuf *b, uint64_t v);
+void etl_put_str(etl_wbuf *b, const char *s, size_t n); /* length, then bytes */
+
+typedef struct etl_rbuf {
+    const unsigned char *p, *end;
+    bool failed; /* read past the end: the message is garbled */
+} etl_rbuf;
+
+const void *etl_get(etl_rbuf *b, size_t n); /* NULL past the end */
+uint64_t etl_get_u64(etl_rbuf *b);
+const char *etl_get_str(etl_rbuf *b, size_t *n); /* not NUL-terminated */
+char *etl_get_strdup(etl_rbuf *b);               /* a malloc'd C string */
+
 /* ---- input files (tools/etl_files.c) ------------------------------------------ */
 
 typedef struct etl_column {

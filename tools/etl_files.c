@@ -350,3 +350,143 @@ int etl_column_index(const etl_file *f, const char *name)
     return -1;
 }
 
+
+/* ---- shared options ------------------------------------------------------------------- */
+
+const char etl_options_help[] =
+    "  --jobs N          threads or worker processes (default: the CPUs)\n"
+    "  --backend KIND    threads (default) or processes: chunks in worker processes\n"
+    "                    (a crash fails that chunk, not the run)\n"
+    "  --chunk SIZE      cut large files into chunks of about SIZE (default 32M)\n"
+    "  --delimiter C     field delimiter (default ,)\n"
+    "  --on-error MODE   fail (default): stop at the first bad record, with file:line;\n"
+    "                    skip: count and leave them out;\n"
+    "                    quarantine=FILE: also write their bytes to FILE\n"
+    "  --no-progress     no progress line on a terminal\n";
+
+void etl_options_init(etl_options *o)
+{
+    *o = (etl_options){.delim = ',', .on_err = ETL_FAIL, .chunk_bytes = 32u << 20, .progress = true};
+}
+
+int etl_options_parse(etl_options *o, const char *tool, const char *a, const char *v)
+{
+    if (!strcmp(a, "--no-progress")) {
+        o->progress = false;
+        return 1;
+    }
+    if (strcmp(a, "--jobs") && strcmp(a, "--backend") && strcmp(a, "--chunk") &&
+        strcmp(a, "--delimiter") && strcmp(a, "--on-error"))
+        return 0;
+    if (!v) {
+        fprintf(stderr, "weft etl %s: %s needs a value\n", tool, a);
+        return -1;
+    }
+    if (!strcmp(a, "--jobs")) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (*end || n < 1 || n > 1024) {
+            fprintf(stderr, "weft etl %s: --jobs %s: a number from 1 to 1024\n", tool, v);
+            return -1;
+        }
+        o->jobs = (unsigned)n;
+    } else if (!strcmp(a, "--backend")) {
+        if (strcmp(v, "threads") && strcmp(v, "processes")) {
+            fprintf(stderr, "weft etl %s: --backend is threads or processes\n", tool);
+            return -1;
+        }
+        o->processes = !strcmp(v, "processes");
+    } else if (!strcmp(a, "--chunk")) {
+        int64_t c = weft_etl_parse_size(v);
+        if (c < 1000) {
+            fprintf(stderr, "weft etl %s: --chunk %s: a size of 1k or more\n", tool, v);
+            return -1;
+        }
+        o->chunk_bytes = (size_t)c;
+    } else if (!strcmp(a, "--delimiter")) {
+        if (strlen(v) != 1 || v[0] == '"' || v[0] == '\n' || v[0] == '\r') {
+            fprintf(stderr, "weft etl %s: --delimiter is one byte, not a quote or a line break\n",
+                    tool);
+            return -1;
+        }
+        o->delim = v[0];
+    } else if (!strcmp(v, "fail")) {
+        o->on_err = ETL_FAIL;
+    } else if (!strcmp(v, "skip")) {
+        o->on_err = ETL_SKIP;
+    } else if (!strncmp(v, "quarantine=", 11) && v[11]) {
+        o->on_err = ETL_QUARANTINE;
+        o->quarantine = v + 11;
+    } else {
+        fprintf(stderr, "weft etl %s: --on-error is fail, skip or quarantine=FILE\n", tool);
+        return -1;
+    }
+    return 2;
+}
+
+/* ---- serialized messages ------------------------------------------------------------------ */
+
+void etl_put(etl_wbuf *b, const void *data, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        unsigned char *q = realloc(b->p, cap);
+        if (!q) {
+            b->failed = true;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->len, data, n);
+    b->len += n;
+}
+
+void etl_put_u64(etl_wbuf *b, uint64_t v)
+{
+    etl_put(b, &v, sizeof v);
+}
+
+void etl_put_str(etl_wbuf *b, const char *s, size_t n)
+{
+    etl_put_u64(b, n);
+    etl_put(b, s, n);
+}
+
+const void *etl_get(etl_rbuf *b, size_t n)
+{
+    if (b->failed || (size_t)(b->end - b->p) < n) {
+        b->failed = true;
+        return NULL;
+    }
+    const void *at = b->p;
+    b->p += n;
+    return at;
+}
+
+uint64_t etl_get_u64(etl_rbuf *b)
+{
+    uint64_t v = 0;
+    const void *at = etl_get(b, sizeof v);
+    if (at)
+        memcpy(&v, at, sizeof v);
+    return v;
+}
+
+const char *etl_get_str(etl_rbuf *b, size_t *n)
+{
+    *n = (size_t)etl_get_u64(b);
+    return etl_get(b, *n);
+}
+
+char *etl_get_strdup(etl_rbuf *b)
+{
+    size_t n;
+    const char *s = etl_get_str(b, &n);
+    return s ? strndup(s, n) : NULL;
+}

@@ -46,7 +46,6 @@
 
 enum { BLOCK = 4 << 20 };
 
-typedef enum on_error { ERR_FAIL, ERR_SKIP, ERR_QUARANTINE } on_error;
 typedef enum format { FMT_TABLE, FMT_JSON, FMT_CSV } format;
 
 /* ---- statistics --------------------------------------------------------------------- */
@@ -253,7 +252,7 @@ typedef struct chunk {
 
 typedef struct job {
     char delim;
-    on_error on_err;
+    etl_on_error on_err;
     const char *quarantine;
     char **distinct_names;
     size_t ndistinct;
@@ -321,7 +320,7 @@ static int reject(chunk *c, const weft_csv_record *r, const char *reason)
     job *j = c->file->job;
     c->a.rejected++;
     c->nbad++;
-    if (j->on_err == ERR_SKIP && c->nbad > 1)
+    if (j->on_err == ETL_SKIP && c->nbad > 1)
         return 0; /* only the first is kept, for the message */
     bad *b = calloc(1, sizeof *b);
     if (!b)
@@ -340,7 +339,7 @@ static int reject(chunk *c, const weft_csv_record *r, const char *reason)
     *c->bads_end = b;
     c->bads_end = &b->next;
     /* fail: stop this chunk at its first bad record. */
-    return j->on_err == ERR_FAIL ? 1 : 0;
+    return j->on_err == ETL_FAIL ? 1 : 0;
 }
 
 static int on_record(void *arg, const weft_csv_record *r)
@@ -460,150 +459,82 @@ static int run_chunk(void *arg, weft_value *result)
  * and bad records, serialized. A worker that crashes fails that chunk
  * only (reported as an error of the file). */
 
-typedef struct wbuf {
-    unsigned char *p;
-    size_t len, cap;
-    bool failed;
-} wbuf;
-
-static void put(wbuf *b, const void *data, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n)
-            cap *= 2;
-        unsigned char *q = realloc(b->p, cap);
-        if (!q) {
-            b->failed = true;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-static void put_u64(wbuf *b, uint64_t v)
-{
-    put(b, &v, sizeof v);
-}
-
-static void put_str(wbuf *b, const char *s, size_t n)
-{
-    put_u64(b, n);
-    put(b, s, n);
-}
-
-typedef struct rbuf {
-    const unsigned char *p, *end;
-    bool failed;
-} rbuf;
-
-static const void *get(rbuf *b, size_t n)
-{
-    if (b->failed || (size_t)(b->end - b->p) < n) {
-        b->failed = true;
-        return NULL;
-    }
-    const void *at = b->p;
-    b->p += n;
-    return at;
-}
-
-static uint64_t get_u64(rbuf *b)
-{
-    uint64_t v = 0;
-    const void *at = get(b, sizeof v);
-    if (at)
-        memcpy(&v, at, sizeof v);
-    return v;
-}
-
-static const char *get_str(rbuf *b, size_t *n)
-{
-    *n = (size_t)get_u64(b);
-    return get(b, *n);
-}
-
-static void put_stats(wbuf *b, stats *s)
+static void put_stats(etl_wbuf *b, stats *s)
 {
     stats_close(s);
-    put(b, s, sizeof *s);
+    etl_put(b, s, sizeof *s);
 }
 
-static void get_stats(rbuf *b, stats *s)
+static void get_stats(etl_rbuf *b, stats *s)
 {
-    const void *at = get(b, sizeof *s);
+    const void *at = etl_get(b, sizeof *s);
     if (at)
         memcpy(s, at, sizeof *s);
 }
 
 /* The request: everything run_chunk needs of the file, the job and the
  * chunk. */
-static void put_request(wbuf *b, const chunk *c)
+static void put_request(etl_wbuf *b, const chunk *c)
 {
     const file_info *f = c->file;
     const job *j = f->job;
-    put_str(b, f->in.path, strlen(f->in.path));
-    put_u64(b, c->start);
-    put_u64(b, c->end);
-    put_u64(b, c->line);
-    put_u64(b, (uint64_t)(unsigned char)j->delim);
-    put_u64(b, (uint64_t)j->on_err);
-    put_u64(b, f->in.ncols);
+    etl_put_str(b, f->in.path, strlen(f->in.path));
+    etl_put_u64(b, c->start);
+    etl_put_u64(b, c->end);
+    etl_put_u64(b, c->line);
+    etl_put_u64(b, (uint64_t)(unsigned char)j->delim);
+    etl_put_u64(b, (uint64_t)j->on_err);
+    etl_put_u64(b, f->in.ncols);
     for (size_t i = 0; i < f->in.ncols; i++) {
-        put_str(b, f->in.cols[i].name, strlen(f->in.cols[i].name));
-        put_u64(b, f->in.cols[i].numeric);
+        etl_put_str(b, f->in.cols[i].name, strlen(f->in.cols[i].name));
+        etl_put_u64(b, f->in.cols[i].numeric);
     }
-    put_u64(b, j->ndistinct);
+    etl_put_u64(b, j->ndistinct);
     for (size_t d = 0; d < j->ndistinct; d++)
-        put_u64(b, (uint64_t)f->distinct_col[d]);
-    put_u64(b, (uint64_t)(int64_t)f->group_col);
+        etl_put_u64(b, (uint64_t)f->distinct_col[d]);
+    etl_put_u64(b, (uint64_t)(int64_t)f->group_col);
 }
 
-static void put_set(wbuf *b, const strmap *m)
+static void put_set(etl_wbuf *b, const strmap *m)
 {
-    put_u64(b, m->count);
+    etl_put_u64(b, m->count);
     for (size_t i = 0; i < m->cap; i++)
         if (m->slots[i].key)
-            put_str(b, m->slots[i].key, m->slots[i].len);
+            etl_put_str(b, m->slots[i].key, m->slots[i].len);
 }
 
 /* The result: the partial aggregate and the bad records. */
-static void put_result(wbuf *b, chunk *c)
+static void put_result(etl_wbuf *b, chunk *c)
 {
     file_info *f = c->file;
-    put_u64(b, (uint64_t)(int64_t)c->err);
-    put_u64(b, c->ended_in_quotes);
-    put_u64(b, c->a.rows);
-    put_u64(b, c->a.rejected);
-    put_u64(b, c->nbad);
+    etl_put_u64(b, (uint64_t)(int64_t)c->err);
+    etl_put_u64(b, c->ended_in_quotes);
+    etl_put_u64(b, c->a.rows);
+    etl_put_u64(b, c->a.rejected);
+    etl_put_u64(b, c->nbad);
     for (size_t i = 0; i < f->in.ncols; i++)
         put_stats(b, &c->a.num[i]);
     for (size_t d = 0; d < f->job->ndistinct; d++)
         put_set(b, &c->a.distinct[d]);
-    put_u64(b, c->a.groups.count);
+    etl_put_u64(b, c->a.groups.count);
     for (size_t i = 0; i < c->a.groups.cap; i++) {
         struct entry *e = &c->a.groups.slots[i];
         if (!e->key)
             continue;
         group *g = e->value;
-        put_str(b, e->key, e->len);
-        put_u64(b, g->rows);
+        etl_put_str(b, e->key, e->len);
+        etl_put_u64(b, g->rows);
         for (size_t k = 0; k < f->in.ncols; k++)
             put_stats(b, &g->num[k]);
     }
     uint64_t nbad = 0;
     for (bad *x = c->bads; x; x = x->next)
         nbad++;
-    put_u64(b, nbad);
+    etl_put_u64(b, nbad);
     for (bad *x = c->bads; x; x = x->next) {
-        put_u64(b, x->line);
-        put_str(b, x->reason, strlen(x->reason));
-        put_str(b, x->raw, x->raw_len);
+        etl_put_u64(b, x->line);
+        etl_put_str(b, x->reason, strlen(x->reason));
+        etl_put_str(b, x->raw, x->raw_len);
     }
 }
 
@@ -621,40 +552,40 @@ static void free_bads(chunk *c)
 /* Run in a worker: decode, run, encode. */
 static int summarize_chunk(const void *arg, size_t len, weft_proc_ctx *ctx)
 {
-    rbuf in = {arg, (const unsigned char *)arg + len, false};
+    etl_rbuf in = {arg, (const unsigned char *)arg + len, false};
     size_t n;
-    const char *path = get_str(&in, &n);
+    const char *path = etl_get_str(&in, &n);
     char *path_z = path ? strndup(path, n) : NULL;
     etl_progress progress = {0};
     job j = {.progress = &progress};
     file_info f = {.job = &j};
     chunk c = {.file = &f};
-    c.start = get_u64(&in);
-    c.end = get_u64(&in);
-    c.line = get_u64(&in);
-    j.delim = (char)get_u64(&in);
-    j.on_err = (on_error)get_u64(&in);
-    f.in.ncols = (size_t)get_u64(&in);
+    c.start = etl_get_u64(&in);
+    c.end = etl_get_u64(&in);
+    c.line = etl_get_u64(&in);
+    j.delim = (char)etl_get_u64(&in);
+    j.on_err = (etl_on_error)etl_get_u64(&in);
+    f.in.ncols = (size_t)etl_get_u64(&in);
     int rc = in.failed || !path_z || f.in.ncols > 65536 ? -EPROTO : 0;
     if (rc == 0 && !(f.in.cols = calloc(f.in.ncols ? f.in.ncols : 1, sizeof *f.in.cols)))
         rc = -ENOMEM;
     for (size_t i = 0; rc == 0 && i < f.in.ncols; i++) {
-        const char *name = get_str(&in, &n);
+        const char *name = etl_get_str(&in, &n);
         f.in.cols[i].name = name ? strndup(name, n) : NULL;
-        f.in.cols[i].numeric = get_u64(&in) != 0;
+        f.in.cols[i].numeric = etl_get_u64(&in) != 0;
         if (!f.in.cols[i].name)
             rc = -EPROTO;
     }
-    j.ndistinct = rc == 0 ? (size_t)get_u64(&in) : 0;
+    j.ndistinct = rc == 0 ? (size_t)etl_get_u64(&in) : 0;
     if (j.ndistinct > f.in.ncols)
         rc = -EPROTO;
     f.distinct_col = calloc(j.ndistinct ? j.ndistinct : 1, sizeof *f.distinct_col);
     for (size_t d = 0; rc == 0 && d < j.ndistinct; d++) {
-        f.distinct_col[d] = (int)get_u64(&in);
+        f.distinct_col[d] = (int)etl_get_u64(&in);
         if (f.distinct_col[d] < 0 || (size_t)f.distinct_col[d] >= f.in.ncols)
             rc = -EPROTO;
     }
-    f.group_col = (int)(int64_t)get_u64(&in);
+    f.group_col = (int)(int64_t)etl_get_u64(&in);
     if (rc == 0 && (in.failed || f.group_col >= (int)f.in.ncols))
         rc = -EPROTO;
     f.in.fd = rc == 0 ? open(path_z, O_RDONLY | O_CLOEXEC) : -1;
@@ -663,7 +594,7 @@ static int summarize_chunk(const void *arg, size_t len, weft_proc_ctx *ctx)
     if (rc == 0) {
         agg_init(&c.a, &f);
         run_chunk(&c, NULL);
-        wbuf out = {0};
+        etl_wbuf out = {0};
         put_result(&out, &c);
         rc = out.failed ? -ENOMEM : weft_proc_return(ctx, out.p, out.len);
         free(out.p);
@@ -686,31 +617,31 @@ WEFT_PROC_TASK(summarize_chunk);
 static int take_result(chunk *c, const void *data, size_t len)
 {
     file_info *f = c->file;
-    rbuf in = {data, (const unsigned char *)data + len, false};
-    int err = (int)(int64_t)get_u64(&in);
-    c->ended_in_quotes = get_u64(&in) != 0;
-    c->a.rows = get_u64(&in);
-    c->a.rejected = get_u64(&in);
-    c->nbad = get_u64(&in);
+    etl_rbuf in = {data, (const unsigned char *)data + len, false};
+    int err = (int)(int64_t)etl_get_u64(&in);
+    c->ended_in_quotes = etl_get_u64(&in) != 0;
+    c->a.rows = etl_get_u64(&in);
+    c->a.rejected = etl_get_u64(&in);
+    c->nbad = etl_get_u64(&in);
     for (size_t i = 0; i < f->in.ncols; i++)
         get_stats(&in, &c->a.num[i]);
     size_t n;
     for (size_t d = 0; d < f->job->ndistinct && !in.failed; d++) {
-        uint64_t k = get_u64(&in);
+        uint64_t k = etl_get_u64(&in);
         for (uint64_t i = 0; i < k && !in.failed; i++) {
-            const char *key = get_str(&in, &n);
+            const char *key = etl_get_str(&in, &n);
             if (key && !strmap_get(&c->a.distinct[d], key, n, hash_bytes(key, n)))
                 return -ENOMEM;
         }
     }
-    uint64_t groups = get_u64(&in);
+    uint64_t groups = etl_get_u64(&in);
     for (uint64_t i = 0; i < groups && !in.failed; i++) {
-        const char *key = get_str(&in, &n);
+        const char *key = etl_get_str(&in, &n);
         struct entry *e = key ? strmap_get(&c->a.groups, key, n, hash_bytes(key, n)) : NULL;
         if (key && !e)
             return -ENOMEM;
         group *g = e ? e->value : NULL;
-        uint64_t rows = get_u64(&in);
+        uint64_t rows = etl_get_u64(&in);
         if (g)
             g->rows = rows;
         for (size_t k = 0; k < f->in.ncols; k++) {
@@ -720,16 +651,16 @@ static int take_result(chunk *c, const void *data, size_t len)
                 g->num[k] = s;
         }
     }
-    uint64_t nbad = get_u64(&in);
+    uint64_t nbad = etl_get_u64(&in);
     c->bads_end = &c->bads;
     for (uint64_t i = 0; i < nbad && !in.failed; i++) {
         bad *b = calloc(1, sizeof *b);
         if (!b)
             return -ENOMEM;
-        b->line = get_u64(&in);
-        const char *reason = get_str(&in, &n);
+        b->line = etl_get_u64(&in);
+        const char *reason = etl_get_str(&in, &n);
         b->reason = reason ? strndup(reason, n) : strdup("?");
-        const char *raw = get_str(&in, &n);
+        const char *raw = etl_get_str(&in, &n);
         b->raw = malloc(n ? n : 1);
         if (b->raw && raw)
             memcpy(b->raw, raw, n);
@@ -867,27 +798,21 @@ static void usage(FILE *f)
             "Per file and overall: rows, and count/sum/mean/min/max/std of every numeric column\n"
             "(numeric: most of the first rows' values are numbers); exact distinct counts;\n"
             "groups.\n\n"
-            "  --distinct COL[,COL]   exact count of distinct values of these columns\n"
-            "  --group-by COL         the statistics for each value of COL (all files)\n"
-            "  --text COL[,COL]       columns to take as text even if they look numeric\n"
-            "  --jobs N               threads or processes (default: the CPUs)\n"
-            "  --backend KIND         threads (default) or processes: chunks in worker\n"
-            "                         processes (a crash fails that chunk, not the run)\n"
-            "  --chunk SIZE           cut large files into chunks of about SIZE (default 32M)\n"
-            "  --delimiter C          field delimiter (default ,)\n"
-            "  --on-error MODE        fail (default): stop at the first bad record;\n"
-            "                         skip: count and leave them out;\n"
-            "                         quarantine=FILE: also write them to FILE\n"
-            "  --json | --csv         machine-readable output instead of the table\n"
-            "  --no-progress          no progress line on a terminal\n");
+            "  --distinct COL[,COL]  exact count of distinct values of these columns\n"
+            "  --group-by COL    the statistics for each value of COL (all files)\n"
+            "  --text COL[,COL]  columns to take as text even if they look numeric\n"
+            "  --json | --csv    machine-readable output instead of the table\n"
+            "%s",
+            etl_options_help);
 }
 
 int weft_etl_summarize(int argc, char **argv)
 {
-    job j = {.delim = ',', .on_err = ERR_FAIL, .chunk_bytes = 32u << 20};
+    job j = {0};
     format fmt = FMT_TABLE;
-    unsigned jobs = 0;
-    bool show_progress = true, processes = false;
+    etl_options opt;
+    etl_options_init(&opt);
+    int taken;
     weft_procpool *procs = NULL;
     char *distinct_arg = NULL, *text_arg = NULL;
     const char **paths = calloc((size_t)argc, sizeof *paths);
@@ -909,8 +834,12 @@ int weft_etl_summarize(int argc, char **argv)
             fmt = FMT_JSON;
         } else if (!strcmp(a, "--csv")) {
             fmt = FMT_CSV;
-        } else if (!strcmp(a, "--no-progress")) {
-            show_progress = false;
+        } else if ((taken = etl_options_parse(&opt, "summarize", a, v)) != 0) {
+            if (taken < 0) {
+                status = 2;
+                goto done;
+            }
+            i += taken - 1;
         } else if (a[0] == '-' && a[1] == '-') {
             if (!v) {
                 fprintf(stderr, "weft etl summarize: %s needs a value\n", a);
@@ -919,50 +848,13 @@ int weft_etl_summarize(int argc, char **argv)
             }
             i++;
             if (!strcmp(a, "--distinct")) {
+                free(distinct_arg);
                 distinct_arg = strdup(v);
             } else if (!strcmp(a, "--text")) {
+                free(text_arg);
                 text_arg = strdup(v);
             } else if (!strcmp(a, "--group-by")) {
                 j.group_name = v;
-            } else if (!strcmp(a, "--jobs")) {
-                jobs = (unsigned)atoi(v);
-            } else if (!strcmp(a, "--backend")) {
-                if (strcmp(v, "threads") && strcmp(v, "processes")) {
-                    fprintf(stderr, "weft etl summarize: --backend is threads or processes\n");
-                    status = 2;
-                    goto done;
-                }
-                processes = !strcmp(v, "processes");
-            } else if (!strcmp(a, "--chunk")) {
-                int64_t c = weft_etl_parse_size(v);
-                if (c < 1000) {
-                    fprintf(stderr, "weft etl summarize: --chunk %s: a size of 1k or more\n", v);
-                    status = 2;
-                    goto done;
-                }
-                j.chunk_bytes = (size_t)c;
-            } else if (!strcmp(a, "--delimiter")) {
-                if (strlen(v) != 1 || v[0] == '"' || v[0] == '\n' || v[0] == '\r') {
-                    fprintf(stderr, "weft etl summarize: --delimiter is one byte, not a quote or "
-                                    "a line break\n");
-                    status = 2;
-                    goto done;
-                }
-                j.delim = v[0];
-            } else if (!strcmp(a, "--on-error")) {
-                if (!strcmp(v, "fail"))
-                    j.on_err = ERR_FAIL;
-                else if (!strcmp(v, "skip"))
-                    j.on_err = ERR_SKIP;
-                else if (!strncmp(v, "quarantine=", 11) && v[11]) {
-                    j.on_err = ERR_QUARANTINE;
-                    j.quarantine = v + 11;
-                } else {
-                    fprintf(stderr, "weft etl summarize: --on-error is fail, skip or "
-                                    "quarantine=FILE\n");
-                    status = 2;
-                    goto done;
-                }
             } else {
                 fprintf(stderr, "weft etl summarize: unknown option '%s'\n\n", a);
                 usage(stderr);
@@ -978,6 +870,12 @@ int weft_etl_summarize(int argc, char **argv)
         status = 2;
         goto done;
     }
+    j.delim = opt.delim;
+    j.on_err = opt.on_err;
+    j.quarantine = opt.quarantine;
+    j.chunk_bytes = opt.chunk_bytes;
+    unsigned jobs = opt.jobs;
+    bool show_progress = opt.progress, processes = opt.processes;
     if (distinct_arg) {
         j.distinct_names = calloc(strlen(distinct_arg) + 1, sizeof *j.distinct_names);
         for (char *save = NULL, *t = strtok_r(distinct_arg, ",", &save); t;
@@ -1062,7 +960,7 @@ int weft_etl_summarize(int argc, char **argv)
                 weft_pool_submit(pool, run_chunk, &chunks[c], WEFT_NEVER, &chunks[c].f);
                 continue;
             }
-            wbuf req = {0};
+            etl_wbuf req = {0};
             put_request(&req, &chunks[c]);
             int rc = req.failed ? -ENOMEM
                                 : weft_procpool_submit(procs, WEFT_PROC_TASK_REF(summarize_chunk),
@@ -1122,13 +1020,13 @@ int weft_etl_summarize(int argc, char **argv)
         }
         /* Bad records, in file order. */
         FILE *q = NULL;
-        if (!status && j.on_err == ERR_QUARANTINE && pass == 0) {
+        if (!status && j.on_err == ETL_QUARANTINE && pass == 0) {
             q = fopen(j.quarantine, "w");
             if (!q) {
                 fprintf(stderr, "weft etl summarize: %s: %s\n", j.quarantine, strerror(errno));
                 status = 1;
             }
-        } else if (!status && j.on_err == ERR_QUARANTINE) {
+        } else if (!status && j.on_err == ETL_QUARANTINE) {
             q = fopen(j.quarantine, "a");
         }
         for (size_t c = 0; c < nchunks; c++) {
@@ -1136,7 +1034,7 @@ int weft_etl_summarize(int argc, char **argv)
             for (bad *b = k->bads, *next; b; b = next) {
                 next = b->next;
                 bool counts = !(pass == 0 && k->file->reread);
-                if (counts && !status && j.on_err == ERR_FAIL) {
+                if (counts && !status && j.on_err == ETL_FAIL) {
                     fprintf(stderr, "%s:%llu: %s\n", k->file->in.path, (unsigned long long)b->line,
                             b->reason);
                     status = 1;

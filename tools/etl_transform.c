@@ -40,7 +40,6 @@
 
 enum { BLOCK = 4 << 20, MAX_NODES = 256 };
 
-typedef enum on_error { ERR_FAIL, ERR_SKIP, ERR_QUARANTINE } on_error;
 
 /* ---- expressions ------------------------------------------------------------------- */
 
@@ -207,7 +206,7 @@ typedef struct filter {
 
 typedef struct job {
     char delim;
-    on_error on_err;
+    etl_on_error on_err;
     const char *quarantine, *dir;
     setting *sets;
     size_t nsets;
@@ -514,7 +513,7 @@ static int reject(tchunk *c, const weft_csv_record *r, const char *reason)
 {
     job *j = c->file->job;
     c->rejected++;
-    if (j->on_err == ERR_SKIP && c->rejected > 1)
+    if (j->on_err == ETL_SKIP && c->rejected > 1)
         return 0;
     bad *b = calloc(1, sizeof *b);
     if (!b)
@@ -532,7 +531,7 @@ static int reject(tchunk *c, const weft_csv_record *r, const char *reason)
     b->raw_len = r->raw_len;
     *c->bads_end = b;
     c->bads_end = &b->next;
-    return j->on_err == ERR_FAIL ? 1 : 0;
+    return j->on_err == ETL_FAIL ? 1 : 0;
 }
 
 static bool compare(const filter *k, const cell *v, const char **why)
@@ -837,116 +836,67 @@ static void free_job(job *j)
  * writes its part file itself, and sends back its counts and bad
  * records. */
 
-typedef struct wbuf {
-    unsigned char *p;
-    size_t len, cap;
-    bool failed;
-} wbuf;
-
-static void put(wbuf *b, const void *data, size_t n)
+static void put_cstr(etl_wbuf *b, const char *s)
 {
-    if (b->failed || append((char **)&b->p, &b->len, &b->cap, data, n) < 0)
-        b->failed = true;
+    etl_put_str(b, s, s ? strlen(s) : 0);
 }
 
-static void put_u64(wbuf *b, uint64_t v)
-{
-    put(b, &v, sizeof v);
-}
-
-static void put_str(wbuf *b, const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    put_u64(b, n);
-    put(b, s, n);
-}
-
-typedef struct rbuf {
-    const unsigned char *p, *end;
-    bool failed;
-} rbuf;
-
-static uint64_t get_u64(rbuf *b)
-{
-    uint64_t v = 0;
-    if ((size_t)(b->end - b->p) < sizeof v) {
-        b->failed = true;
-        return 0;
-    }
-    memcpy(&v, b->p, sizeof v);
-    b->p += sizeof v;
-    return v;
-}
-
-/* A NUL-terminated copy (malloc'd), or NULL. */
-static char *get_str(rbuf *b)
-{
-    size_t n = (size_t)get_u64(b);
-    if (b->failed || (size_t)(b->end - b->p) < n) {
-        b->failed = true;
-        return NULL;
-    }
-    char *s = strndup((const char *)b->p, n);
-    b->p += n;
-    return s;
-}
-
-static void put_request(wbuf *b, const tchunk *c, size_t nsets, size_t nfilters)
+static void put_request(etl_wbuf *b, const tchunk *c, size_t nsets, size_t nfilters)
 {
     const tfile *f = c->file;
     const job *j = f->job;
-    put_str(b, f->in.path);
-    put_str(b, c->path);
-    put_u64(b, c->start);
-    put_u64(b, c->end);
-    put_u64(b, c->line);
-    put_u64(b, (uint64_t)c->index);
-    put_u64(b, (uint64_t)(unsigned char)j->delim);
-    put_u64(b, (uint64_t)j->on_err);
-    put_u64(b, f->in.ncols);
+    put_cstr(b, f->in.path);
+    put_cstr(b, c->path);
+    etl_put_u64(b, c->start);
+    etl_put_u64(b, c->end);
+    etl_put_u64(b, c->line);
+    etl_put_u64(b, (uint64_t)c->index);
+    etl_put_u64(b, (uint64_t)(unsigned char)j->delim);
+    etl_put_u64(b, (uint64_t)j->on_err);
+    etl_put_u64(b, f->in.ncols);
     for (size_t i = 0; i < f->in.ncols; i++)
-        put_str(b, f->in.cols[i].name);
-    put_u64(b, nsets);
+        put_cstr(b, f->in.cols[i].name);
+    etl_put_u64(b, nsets);
     for (size_t i = 0; i < nsets; i++)
-        put_str(b, j->set_args[i]);
-    put_u64(b, nfilters);
+        put_cstr(b, j->set_args[i]);
+    etl_put_u64(b, nfilters);
     for (size_t i = 0; i < nfilters; i++)
-        put_str(b, j->filter_args[i]);
-    put_str(b, j->select_arg);
+        put_cstr(b, j->filter_args[i]);
+    put_cstr(b, j->select_arg);
 }
 
 static int transform_chunk(const void *arg, size_t len, weft_proc_ctx *ctx)
 {
-    rbuf in = {arg, (const unsigned char *)arg + len, false};
+    etl_rbuf in = {arg, (const unsigned char *)arg + len, false};
     etl_progress progress = {0};
     job j = {.progress = &progress};
     tfile f = {.job = &j};
     tchunk c = {.file = &f};
-    char *path = get_str(&in), *select_copy = NULL;
-    c.path = get_str(&in);
-    c.start = get_u64(&in);
-    c.end = get_u64(&in);
-    c.line = get_u64(&in);
-    c.index = (int)get_u64(&in);
-    j.delim = (char)get_u64(&in);
-    j.on_err = (on_error)get_u64(&in);
-    f.in.ncols = (size_t)get_u64(&in);
+    char *path = etl_get_strdup(&in), *select_copy = NULL;
+    c.path = etl_get_strdup(&in);
+    c.start = etl_get_u64(&in);
+    c.end = etl_get_u64(&in);
+    c.line = etl_get_u64(&in);
+    c.index = (int)etl_get_u64(&in);
+    j.delim = (char)etl_get_u64(&in);
+    j.on_err = (etl_on_error)etl_get_u64(&in);
+    f.in.ncols = (size_t)etl_get_u64(&in);
     f.in.fd = -1;
     int rc = in.failed || !path || !c.path || f.in.ncols > 65536 ? -EPROTO : 0;
     if (rc == 0 && !(f.in.cols = calloc(f.in.ncols ? f.in.ncols : 1, sizeof *f.in.cols)))
         rc = -ENOMEM;
     for (size_t i = 0; rc == 0 && i < f.in.ncols; i++)
-        if (!(f.in.cols[i].name = get_str(&in)))
+        if (!(f.in.cols[i].name = etl_get_strdup(&in)))
             rc = -EPROTO;
-    size_t nsets = rc == 0 ? (size_t)get_u64(&in) : 0;
+    size_t nsets = rc == 0 ? (size_t)etl_get_u64(&in) : 0;
     j.set_args = calloc(nsets + 1, sizeof *j.set_args);
     for (size_t i = 0; rc == 0 && j.set_args && i < nsets && !in.failed; i++)
-        j.set_args[i] = get_str(&in);
-    size_t nfilters = rc == 0 ? (size_t)get_u64(&in) : 0;
+        j.set_args[i] = etl_get_strdup(&in);
+    size_t nfilters = rc == 0 ? (size_t)etl_get_u64(&in) : 0;
     j.filter_args = calloc(nfilters + 1, sizeof *j.filter_args);
     for (size_t i = 0; rc == 0 && j.filter_args && i < nfilters && !in.failed; i++)
-        j.filter_args[i] = get_str(&in);
-    char *select = rc == 0 ? get_str(&in) : NULL;
+        j.filter_args[i] = etl_get_strdup(&in);
+    char *select = rc == 0 ? etl_get_strdup(&in) : NULL;
     j.select_arg = select && *select ? select : NULL;
     if (rc == 0 && (in.failed || !j.set_args || !j.filter_args))
         rc = -EPROTO;
@@ -956,22 +906,22 @@ static int transform_chunk(const void *arg, size_t len, weft_proc_ctx *ctx)
         rc = -errno;
     if (rc == 0) {
         run_chunk(&c, NULL);
-        wbuf out = {0};
-        put_u64(&out, (uint64_t)(int64_t)c.err);
-        put_u64(&out, c.rows_in);
-        put_u64(&out, c.rows_out);
-        put_u64(&out, c.filtered);
-        put_u64(&out, c.rejected);
+        etl_wbuf out = {0};
+        etl_put_u64(&out, (uint64_t)(int64_t)c.err);
+        etl_put_u64(&out, c.rows_in);
+        etl_put_u64(&out, c.rows_out);
+        etl_put_u64(&out, c.filtered);
+        etl_put_u64(&out, c.rejected);
         uint64_t nbad = 0;
         for (bad *b = c.bads; b; b = b->next)
             nbad++;
-        put_u64(&out, nbad);
+        etl_put_u64(&out, nbad);
         for (bad *b = c.bads, *next; b; b = next) {
             next = b->next;
-            put_u64(&out, b->line);
-            put_str(&out, b->reason);
-            put_u64(&out, b->raw_len);
-            put(&out, b->raw, b->raw_len);
+            etl_put_u64(&out, b->line);
+            put_cstr(&out, b->reason);
+            etl_put_u64(&out, b->raw_len);
+            etl_put(&out, b->raw, b->raw_len);
             free(b->reason);
             free(b->raw);
             free(b);
@@ -1007,21 +957,21 @@ WEFT_PROC_TASK(transform_chunk);
 /* The worker's answer into the chunk. */
 static int take_result(tchunk *c, const void *data, size_t len)
 {
-    rbuf in = {data, (const unsigned char *)data + len, false};
-    int err = (int)(int64_t)get_u64(&in);
-    c->rows_in = get_u64(&in);
-    c->rows_out = get_u64(&in);
-    c->filtered = get_u64(&in);
-    c->rejected = get_u64(&in);
-    uint64_t nbad = get_u64(&in);
+    etl_rbuf in = {data, (const unsigned char *)data + len, false};
+    int err = (int)(int64_t)etl_get_u64(&in);
+    c->rows_in = etl_get_u64(&in);
+    c->rows_out = etl_get_u64(&in);
+    c->filtered = etl_get_u64(&in);
+    c->rejected = etl_get_u64(&in);
+    uint64_t nbad = etl_get_u64(&in);
     c->bads_end = &c->bads;
     for (uint64_t i = 0; i < nbad && !in.failed; i++) {
         bad *b = calloc(1, sizeof *b);
         if (!b)
             return -ENOMEM;
-        b->line = get_u64(&in);
-        b->reason = get_str(&in);
-        b->raw_len = (size_t)get_u64(&in);
+        b->line = etl_get_u64(&in);
+        b->reason = etl_get_strdup(&in);
+        b->raw_len = (size_t)etl_get_u64(&in);
         if (in.failed || (size_t)(in.end - in.p) < b->raw_len || !b->reason) {
             free(b->reason);
             free(b);
@@ -1047,17 +997,13 @@ static void usage(FILE *f)
             "temporary name, then renamed: no half-written output).\n\n"
             "  --set NAME=EXPR   compute a column (added, or replaced if it exists); EXPR has\n"
             "                    numbers, 'text', true, false, columns, + - * / and ( )\n"
-            "  --filter COL OP VALUE   keep rows where it holds (OP: == != < <= > >=);\n"
+            "  --filter 'COL OP VALUE'  keep rows where it holds (OP: == != < <= > >=);\n"
             "                    repeated: all must hold. Example: --filter 'amount>100'\n"
             "  --select COLS     write these columns, in this order (default: all)\n"
             "  -o DIR            output directory (required, created if needed)\n"
-            "  --jobs N          threads or processes (default: the CPUs)\n"
-            "  --backend KIND    threads (default) or processes (chunks in worker processes)\n"
-            "  --chunk SIZE      cut large files into chunks of about SIZE (default 32M)\n"
-            "  --delimiter C     field delimiter, in and out (default ,)\n"
-            "  --on-error MODE   fail (default), skip, or quarantine=FILE (as summarize)\n"
             "  --json            the report as JSON\n"
-            "  --no-progress     no progress line on a terminal\n");
+            "%s",
+            etl_options_help);
 }
 
 static int parse_filter(const char *src, filter *k)
@@ -1098,16 +1044,17 @@ static int parse_filter(const char *src, filter *k)
 
 int weft_etl_transform(int argc, char **argv)
 {
-    job j = {.delim = ',', .on_err = ERR_FAIL, .chunk_bytes = 32u << 20};
-    unsigned jobs = 0;
-    bool show_progress = true, as_json = false;
+    job j = {0};
+    etl_options opt;
+    etl_options_init(&opt);
+    int taken;
+    bool as_json = false;
     int status = 0;
     const char **paths = calloc((size_t)argc, sizeof *paths);
     size_t npaths = 0;
     j.set_args = calloc((size_t)argc, sizeof *j.set_args);
     j.filter_args = calloc((size_t)argc, sizeof *j.filter_args);
     size_t nset_args = 0, nfilter_args = 0;
-    bool processes = false;
     weft_procpool *procs = NULL;
     char *select_arg = NULL;
     tfile *files = NULL;
@@ -1124,8 +1071,12 @@ int weft_etl_transform(int argc, char **argv)
             goto done;
         } else if (!strcmp(a, "--json")) {
             as_json = true;
-        } else if (!strcmp(a, "--no-progress")) {
-            show_progress = false;
+        } else if ((taken = etl_options_parse(&opt, "transform", a, v)) != 0) {
+            if (taken < 0) {
+                status = 2;
+                goto done;
+            }
+            i += taken - 1;
         } else if (a[0] == '-' && (a[1] == '-' || !strcmp(a, "-o"))) {
             if (!v) {
                 fprintf(stderr, "weft etl transform: %s needs a value\n", a);
@@ -1141,45 +1092,6 @@ int weft_etl_transform(int argc, char **argv)
                 j.filter_args[nfilter_args++] = v;
             } else if (!strcmp(a, "--select")) {
                 j.select_arg = v;
-            } else if (!strcmp(a, "--backend")) {
-                if (strcmp(v, "threads") && strcmp(v, "processes")) {
-                    fprintf(stderr, "weft etl transform: --backend is threads or processes\n");
-                    status = 2;
-                    goto done;
-                }
-                processes = !strcmp(v, "processes");
-            } else if (!strcmp(a, "--jobs")) {
-                jobs = (unsigned)atoi(v);
-            } else if (!strcmp(a, "--chunk")) {
-                int64_t c = weft_etl_parse_size(v);
-                if (c < 1000) {
-                    fprintf(stderr, "weft etl transform: --chunk %s: a size of 1k or more\n", v);
-                    status = 2;
-                    goto done;
-                }
-                j.chunk_bytes = (size_t)c;
-            } else if (!strcmp(a, "--delimiter")) {
-                if (strlen(v) != 1 || v[0] == '"' || v[0] == '\n' || v[0] == '\r') {
-                    fprintf(stderr, "weft etl transform: --delimiter is one byte, not a quote or "
-                                    "a line break\n");
-                    status = 2;
-                    goto done;
-                }
-                j.delim = v[0];
-            } else if (!strcmp(a, "--on-error")) {
-                if (!strcmp(v, "fail"))
-                    j.on_err = ERR_FAIL;
-                else if (!strcmp(v, "skip"))
-                    j.on_err = ERR_SKIP;
-                else if (!strncmp(v, "quarantine=", 11) && v[11]) {
-                    j.on_err = ERR_QUARANTINE;
-                    j.quarantine = v + 11;
-                } else {
-                    fprintf(stderr, "weft etl transform: --on-error is fail, skip or "
-                                    "quarantine=FILE\n");
-                    status = 2;
-                    goto done;
-                }
             } else {
                 fprintf(stderr, "weft etl transform: unknown option '%s'\n\n", a);
                 usage(stderr);
@@ -1196,6 +1108,12 @@ int weft_etl_transform(int argc, char **argv)
         status = 2;
         goto done;
     }
+    j.delim = opt.delim;
+    j.on_err = opt.on_err;
+    j.quarantine = opt.quarantine;
+    j.chunk_bytes = opt.chunk_bytes;
+    unsigned jobs = opt.jobs;
+    bool show_progress = opt.progress, processes = opt.processes;
     if (build_job(&j, nset_args, nfilter_args, &select_arg) < 0) {
         status = 2;
         goto done;
@@ -1319,7 +1237,7 @@ int weft_etl_transform(int argc, char **argv)
             weft_pool_submit(pool, run_chunk, &chunks[c], WEFT_NEVER, &chunks[c].f);
             continue;
         }
-        wbuf req = {0};
+        etl_wbuf req = {0};
         put_request(&req, &chunks[c], nset_args, nfilter_args);
         int rc = req.failed ? -ENOMEM
                             : weft_procpool_submit(procs, WEFT_PROC_TASK_REF(transform_chunk),
@@ -1357,8 +1275,8 @@ int weft_etl_transform(int argc, char **argv)
     double seconds = (double)(weft_now() - pr.t0) / 1e9;
     etl_progress_stop(&pr);
     /* Bad records, in order; counts per file. */
-    FILE *q = j.on_err == ERR_QUARANTINE ? fopen(j.quarantine, "w") : NULL;
-    if (j.on_err == ERR_QUARANTINE && !q) {
+    FILE *q = j.on_err == ETL_QUARANTINE ? fopen(j.quarantine, "w") : NULL;
+    if (j.on_err == ETL_QUARANTINE && !q) {
         fprintf(stderr, "weft etl transform: %s: %s\n", j.quarantine, strerror(errno));
         status = 1;
     }
@@ -1377,7 +1295,7 @@ int weft_etl_transform(int argc, char **argv)
         }
         for (bad *b = k->bads, *next; b; b = next) {
             next = b->next;
-            if (j.on_err == ERR_FAIL && !failed_on_bad) {
+            if (j.on_err == ETL_FAIL && !failed_on_bad) {
                 fprintf(stderr, "%s:%llu: %s\n", f->in.path, (unsigned long long)b->line, b->reason);
                 failed_on_bad = true;
                 status = 1;
