@@ -578,6 +578,17 @@ int weft_csv_finish(weft_csv_reader *r, weft_csv_fn *fn, void *ctx)
 
 /* ---- chunks ------------------------------------------------------------------------------- */
 
+#if CSV_SSE2
+/* Byte counts kept in the 16 lanes of a vector (a match subtracts -1),
+ * added up before a lane can overflow: no popcount instruction needed
+ * (the x86-64 baseline has none, and libgcc's is slow). */
+static size_t lanes_sum(__m128i acc)
+{
+    __m128i s = _mm_sad_epu8(acc, _mm_setzero_si128());
+    return (size_t)_mm_cvtsi128_si64(s) + (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s));
+}
+#endif
+
 size_t weft_csv_count_quotes(const void *buf, size_t len, char quote)
 {
     const char *p = buf, *end = p + len;
@@ -586,9 +597,12 @@ size_t weft_csv_count_quotes(const void *buf, size_t len, char quote)
     size_t n = 0;
 #if CSV_SSE2
     __m128i q = _mm_set1_epi8(quote);
-    for (; end - p >= 16; p += 16)
-        n += (size_t)__builtin_popcount(
-            (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), q)));
+    while (end - p >= 16) {
+        __m128i acc = _mm_setzero_si128();
+        for (int k = 0; k < 255 && end - p >= 16; k++, p += 16)
+            acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), q));
+        n += lanes_sum(acc);
+    }
 #endif
     for (; p < end; p++)
         n += *p == quote;
@@ -601,15 +615,19 @@ size_t weft_csv_count_breaks(const void *buf, size_t len)
     size_t lf = 0, cr = 0, crlf = 0;
 #if CSV_SSE2
     const __m128i vl = _mm_set1_epi8('\n'), vr = _mm_set1_epi8('\r');
-    for (; end - p >= 17; p += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        __m128i next = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
-        unsigned l = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vl));
-        unsigned r = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vr));
-        unsigned rl = r & (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(next, vl));
-        lf += (size_t)__builtin_popcount(l);
-        cr += (size_t)__builtin_popcount(r);
-        crlf += (size_t)__builtin_popcount(rl);
+    while (end - p >= 17) {
+        __m128i al = _mm_setzero_si128(), ar = _mm_setzero_si128(), arl = _mm_setzero_si128();
+        for (int k = 0; k < 255 && end - p >= 17; k++, p += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i next = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+            __m128i r = _mm_cmpeq_epi8(v, vr);
+            al = _mm_sub_epi8(al, _mm_cmpeq_epi8(v, vl));
+            ar = _mm_sub_epi8(ar, r);
+            arl = _mm_sub_epi8(arl, _mm_and_si128(r, _mm_cmpeq_epi8(next, vl)));
+        }
+        lf += lanes_sum(al);
+        cr += lanes_sum(ar);
+        crlf += lanes_sum(arl);
     }
 #endif
     for (; p < end; p++) {

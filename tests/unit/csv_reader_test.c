@@ -291,6 +291,33 @@ static void test_chunks(void)
     }
 }
 
+/* Counting quotes and line breaks (the vector loops flush their byte
+ * counters every 255 blocks): against a byte-by-byte count, on buffers of
+ * every length up to 10k and a few large ones. */
+static void test_counts(void)
+{
+    static char buf[200000];
+    for (size_t i = 0; i < sizeof buf; i++) {
+        unsigned k = pick(10);
+        buf[i] = k == 0 ? '"' : k == 1 ? '\n' : k == 2 ? '\r' : 'x';
+    }
+    size_t lens[] = {0, 1, 15, 16, 17, 31, 255 * 16, 255 * 16 + 1, 255 * 16 + 17, 65536, 199999};
+    for (size_t t = 0; t < sizeof lens / sizeof lens[0] + 300; t++) {
+        size_t len = t < sizeof lens / sizeof lens[0] ? lens[t] : pick(10000);
+        size_t start = pick(64);
+        if (start + len > sizeof buf)
+            len = sizeof buf - start;
+        size_t quotes = 0, breaks = 0;
+        for (size_t i = start; i < start + len; i++) {
+            quotes += buf[i] == '"';
+            breaks += buf[i] == '\n' ||
+                      (buf[i] == '\r' && (i + 1 >= start + len || buf[i + 1] != '\n'));
+        }
+        WT_EQ(weft_csv_count_quotes(buf + start, len, 0), quotes);
+        WT_EQ(weft_csv_count_breaks(buf + start, len), breaks);
+    }
+}
+
 /* ---- differential: Python's csv module -------------------------------------------- */
 
 /* Reads every file named on its command line; prints each one's rows
@@ -396,6 +423,7 @@ int main(void)
     WT_RUN(test_positions);
     WT_RUN(test_pieces_random);
     WT_RUN(test_chunks);
+    WT_RUN(test_counts);
     WT_RUN(test_against_python);
     return 0;
 }
