@@ -3,6 +3,7 @@
 #define WEFT_TOOLS_ETL_H
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,6 +48,14 @@ int etl_options_parse(etl_options *o, const char *tool, const char *a, const cha
 
 /* The lines of --help for the shared options. */
 extern const char etl_options_help[];
+
+/* An output file written under a temporary name in its directory and
+ * renamed once complete, so that a failure never leaves half of it:
+ * etl_out_open() returns the stream (NULL with a message naming tool) and
+ * *tmp; etl_out_commit() closes it, then renames (keep) or removes it,
+ * frees *tmp, and returns 0 or 1 with a message. */
+FILE *etl_out_open(const char *path, char **tmp, const char *tool);
+int etl_out_commit(FILE *f, char **tmp, const char *path, bool keep, const char *tool);
 
 /* ---- serialized messages (requests and results of worker processes) ---------- */
 

@@ -490,3 +490,42 @@ char *etl_get_strdup(etl_rbuf *b)
     const char *s = etl_get_str(b, &n);
     return s ? strndup(s, n) : NULL;
 }
+
+/* ---- outputs ------------------------------------------------------------------------------- */
+
+FILE *etl_out_open(const char *path, char **tmp, const char *tool)
+{
+    *tmp = NULL;
+    if (asprintf(tmp, "%s.weft-tmp.%ld", path, (long)getpid()) < 0) {
+        *tmp = NULL;
+        fprintf(stderr, "weft etl %s: out of memory\n", tool);
+        return NULL;
+    }
+    FILE *f = fopen(*tmp, "w");
+    if (!f) {
+        fprintf(stderr, "weft etl %s: %s: %s\n", tool, path, strerror(errno));
+        free(*tmp);
+        *tmp = NULL;
+    }
+    return f;
+}
+
+int etl_out_commit(FILE *f, char **tmp, const char *path, bool keep, const char *tool)
+{
+    int status = 0;
+    if (fclose(f) != 0 && keep) {
+        fprintf(stderr, "weft etl %s: %s: %s\n", tool, path, strerror(errno));
+        keep = false;
+        status = 1;
+    }
+    if (keep && rename(*tmp, path) != 0) {
+        fprintf(stderr, "weft etl %s: %s: %s\n", tool, path, strerror(errno));
+        status = 1;
+        keep = false;
+    }
+    if (!keep)
+        unlink(*tmp);
+    free(*tmp);
+    *tmp = NULL;
+    return status;
+}

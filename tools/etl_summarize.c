@@ -821,6 +821,8 @@ int weft_etl_summarize(int argc, char **argv)
     /* Everything below is freed at `done`, whatever happened. */
     file_info *files = NULL;
     chunk *chunks = NULL;
+    FILE *q = NULL; /* the quarantine file, under its temporary name */
+    char *q_tmp = NULL;
     agg total = {0};
     bool total_ready = false;
     if (!paths)
@@ -1018,17 +1020,10 @@ int weft_etl_summarize(int argc, char **argv)
             }
             agg_free(&k->a, j.ndistinct);
         }
-        /* Bad records, in file order. */
-        FILE *q = NULL;
-        if (!status && j.on_err == ETL_QUARANTINE && pass == 0) {
-            q = fopen(j.quarantine, "w");
-            if (!q) {
-                fprintf(stderr, "weft etl summarize: %s: %s\n", j.quarantine, strerror(errno));
-                status = 1;
-            }
-        } else if (!status && j.on_err == ETL_QUARANTINE) {
-            q = fopen(j.quarantine, "a");
-        }
+        /* Bad records, in file order (a re-read file's at the end). */
+        if (!status && j.on_err == ETL_QUARANTINE && !q &&
+            !(q = etl_out_open(j.quarantine, &q_tmp, "summarize")))
+            status = 1;
         for (size_t c = 0; c < nchunks; c++) {
             chunk *k = &chunks[c];
             for (bad *b = k->bads, *next; b; b = next) {
@@ -1047,11 +1042,12 @@ int weft_etl_summarize(int argc, char **argv)
                 free(b);
             }
         }
-        if (q && fclose(q) != 0)
-            status = 1;
         if (!again)
             break;
     }
+    if (q && etl_out_commit(q, &q_tmp, j.quarantine, status == 0, "summarize"))
+        status = 1;
+    q = NULL;
     weft_pool_destroy(pool);
     weft_procpool_destroy(procs);
     procs = NULL;
@@ -1226,6 +1222,8 @@ int weft_etl_summarize(int argc, char **argv)
                     (unsigned long long)rows_in_other);
     }
 done:
+    if (q)
+        etl_out_commit(q, &q_tmp, j.quarantine, false, "summarize");
     if (total_ready)
         agg_free(&total, j.ndistinct);
     for (size_t i = 0; files && i < npaths; i++) {

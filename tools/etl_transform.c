@@ -1275,11 +1275,10 @@ int weft_etl_transform(int argc, char **argv)
     double seconds = (double)(weft_now() - pr.t0) / 1e9;
     etl_progress_stop(&pr);
     /* Bad records, in order; counts per file. */
-    FILE *q = j.on_err == ETL_QUARANTINE ? fopen(j.quarantine, "w") : NULL;
-    if (j.on_err == ETL_QUARANTINE && !q) {
-        fprintf(stderr, "weft etl transform: %s: %s\n", j.quarantine, strerror(errno));
+    char *q_tmp = NULL;
+    FILE *q = j.on_err == ETL_QUARANTINE ? etl_out_open(j.quarantine, &q_tmp, "transform") : NULL;
+    if (j.on_err == ETL_QUARANTINE && !q)
         status = 1;
-    }
     bool failed_on_bad = false;
     for (size_t c = 0; c < nchunks; c++) {
         tchunk *k = &chunks[c];
@@ -1308,7 +1307,7 @@ int weft_etl_transform(int argc, char **argv)
             free(b);
         }
     }
-    if (q && fclose(q) != 0)
+    if (q && etl_out_commit(q, &q_tmp, j.quarantine, status == 0, "transform"))
         status = 1;
     /* Steps 2 and 3: outputs appear only if everything went well. */
     for (size_t i = 0; first && i < npaths; i++) {
