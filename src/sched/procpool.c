@@ -80,7 +80,6 @@ typedef struct proc_core {
 enum end_kind { END_NONE, END_DONE, END_FAILED, END_DIED, END_TIMEOUT, END_CANCELLED };
 
 typedef struct proc_task {
-    weft_procpool *pool; /* valid while in flight */
     proc_core *core;     /* a reference, dropped with the record */
     uint64_t ticket;
     uint64_t pos;
@@ -109,7 +108,6 @@ typedef struct proc_worker {
     int sock;  /* parent's end of the worker's socket (result memfds) */
     int pidfd; /* from the zygote */
     int pid;
-    bool alive, spawning;
     bool killed_for_timeout;
     int64_t respawn_at; /* the zygote could not fork it: try again then (0: no) */
 } proc_worker;
@@ -379,7 +377,6 @@ static void finish(weft_procpool *p, proc_task *t, enum end_kind end, int err, b
         break;
     }
     weft_histogram_record(p->latency, weft_now() - t->submitted_at);
-    t->pool = NULL;
     weft_future *f = future_of(t);
     weft_future_complete(f, v, end == END_DONE ? 0 : end == END_CANCELLED ? -ECANCELED : err);
     weft_future_unref(f);
@@ -495,7 +492,6 @@ static int request_worker(weft_procpool *p, unsigned w)
         return rc;
     }
     p->workers[w].sock = sv[0];
-    p->workers[w].spawning = true;
     return 0;
 }
 
@@ -584,7 +580,6 @@ static void worker_died(weft_procpool *p, unsigned w, int pid, int status)
     if (pw->pidfd >= 0)
         close(pw->pidfd);
     pw->sock = pw->pidfd = -1;
-    pw->alive = false;
     pw->pid = 0;
     pw->killed_for_timeout = false;
     atomic_store_explicit(&a->resp_head, atomic_load(&a->resp_tail), memory_order_relaxed);
@@ -616,11 +611,9 @@ static bool zygote_messages(weft_procpool *p)
         }
         proc_worker *pw = &p->workers[m.worker];
         if (m.type == PROC_MSG_SPAWNED) {
-            pw->spawning = false;
             if (m.pid > 0) {
                 pw->pid = m.pid;
                 pw->pidfd = nfds ? fd : -1;
-                pw->alive = true;
             } else {
                 /* fork failed (a process limit, memory): try again soon. */
                 if (nfds)
@@ -918,8 +911,6 @@ static int start_workers(weft_procpool *p)
                 return m.status < 0 ? m.status : -EAGAIN;
             pw->pid = m.pid;
             pw->pidfd = fd;
-            pw->alive = true;
-            pw->spawning = false;
             ready++;
             continue;
         }
@@ -1053,7 +1044,6 @@ int weft_procpool_create(weft_procpool **out, const weft_procpool_opts *opts)
     sh->worker_stride = stride;
     sh->arena_off = arena_off;
     sh->arena_size = arena;
-    sh->total = p->map_len;
     sh->max_tasks_per_child = opts->max_tasks_per_child;
     for (uint32_t i = 0; i < p->nslots; i++)
         atomic_init(&((proc_slot *)((char *)sh + header) + i)->state,
@@ -1143,7 +1133,6 @@ static int make_task(weft_procpool *p, uint32_t index, const void *arg, size_t l
         return -ENOMEM;
     proc_task *t = task_of(f);
     memset(t, 0, sizeof *t);
-    t->pool = p;
     t->task = index;
     t->deadline = deadline;
     t->arena_off = -1;

@@ -37,7 +37,6 @@ struct proc_arena {
     int top;             /* the order of the whole arena */
     unsigned char *marks;
     int64_t heads[ORDERS];
-    size_t used;
 };
 
 int weft__proc_arena_create(proc_arena **out, size_t size)
@@ -132,7 +131,6 @@ int64_t weft__proc_arena_alloc(proc_arena *a, size_t len)
         push_free(a, off + (int64_t)(ARENA_MIN << k), k);
     }
     a->marks[off >> ARENA_MIN_SHIFT] = (unsigned char)(want + 1);
-    a->used += ARENA_MIN << want;
     weft__lock_release(&a->lock);
     return off;
 }
@@ -146,7 +144,6 @@ void weft__proc_arena_free(proc_arena *a, int64_t off)
         abort(); /* not a block we handed out: the pool's own bug */
     }
     int k = m - 1;
-    a->used -= ARENA_MIN << k;
     while (k < a->top) {
         int64_t buddy = off ^ (int64_t)(ARENA_MIN << k);
         if (a->marks[buddy >> ARENA_MIN_SHIFT] != (unsigned char)(FREE | k))
@@ -160,10 +157,3 @@ void weft__proc_arena_free(proc_arena *a, int64_t off)
     weft__lock_release(&a->lock);
 }
 
-size_t weft__proc_arena_used(proc_arena *a)
-{
-    weft__lock_acquire(&a->lock);
-    size_t used = a->used;
-    weft__lock_release(&a->lock);
-    return used;
-}

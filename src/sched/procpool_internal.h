@@ -46,7 +46,6 @@ enum { PROC_TAG_EMPTY = 0, PROC_TAG_FULL = 1, PROC_TAG_PARENT = 2, PROC_TAG_WORK
 enum {
     PROC_SLOT_ARENA = 1, /* the argument is in the arena at arg_off */
     PROC_SLOT_MAP = 2,   /* a map chunk: arg_len / item_size items */
-    PROC_SLOT_INIT = 4,  /* not a slot flag: a worker's initializer run */
 };
 
 typedef struct proc_slot {
@@ -104,7 +103,6 @@ enum {
 typedef struct proc_worker_area {
     _Alignas(64) _Atomic uint32_t state; /* PROC_W_*, futex word for start-up */
     _Atomic int32_t init_err;
-    _Atomic int32_t pid;
     /* Response ring: the worker writes at tail, the parent reads at head
      * (byte positions, growing; the ring index is pos % PROC_RESP_RING). */
     _Alignas(64) _Atomic uint64_t resp_tail;
@@ -116,7 +114,7 @@ typedef struct proc_worker_area {
 typedef struct proc_shared {
     uint64_t magic;
     uint32_t nslots, nworkers;
-    uint64_t slots_off, workers_off, worker_stride, arena_off, arena_size, total;
+    uint64_t slots_off, workers_off, worker_stride, arena_off, arena_size;
     uint32_t max_tasks_per_child;
     uint32_t pad;
     /* Workers claim from here. */
@@ -204,7 +202,5 @@ void weft__proc_arena_destroy(proc_arena *a);
  * a quarter of the arena). */
 int64_t weft__proc_arena_alloc(proc_arena *a, size_t len);
 void weft__proc_arena_free(proc_arena *a, int64_t off);
-/* Bytes allocated now (for tests). */
-size_t weft__proc_arena_used(proc_arena *a);
 
 #endif

@@ -465,7 +465,6 @@ _Noreturn static void worker_main(worker *wk, uint32_t init_task, uint64_t init_
     in_worker = true;
     wk->ctx.fd = -1;
     proc_worker_area *a = wk->area;
-    atomic_store_explicit(&a->pid, (int32_t)getpid(), memory_order_relaxed);
     if (init_task) {
         const weft_proc_task *t = &table[init_task - 1];
         const void *arg = init_len ? (const char *)wk->sh + init_off : NULL;
