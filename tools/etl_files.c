@@ -176,11 +176,10 @@ static int count_piece(void *arg, weft_value *result)
     return 0;
 }
 
-int etl_plan(const etl_file *f, weft_pool *pool, size_t chunk_bytes, bool whole, etl_range **out,
-             size_t *nout)
+int etl_plan(const etl_file *f, weft_pool *pool, size_t chunk_bytes, etl_range **out, size_t *nout)
 {
     uint64_t data = f->size - f->data_start;
-    size_t k = whole || data < 2 * chunk_bytes ? 1 : (size_t)(data / chunk_bytes);
+    size_t k = f->whole || data < 2 * chunk_bytes ? 1 : (size_t)(data / chunk_bytes);
     piece *ps = calloc(k, sizeof *ps);
     uint64_t *starts = calloc(k + 1, sizeof *starts), *lines = calloc(k + 1, sizeof *lines);
     if (!ps || !starts || !lines) {

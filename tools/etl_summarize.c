@@ -22,7 +22,8 @@
  *      its file's own line numbers.
  *   5. A chunk whose guessed start was wrong (its predecessor ended inside
  *      a quoted field: a quote inside an unquoted field breaks the parity
- *      count) is not trusted: that file is read again as one chunk.
+ *      count) is not trusted: that file is read again as one chunk
+ *      (tools/etl_chunks.c checks, for transform too).
  * Bad records (--on-error): fail stops at the first with file:line and the
  * reason; skip counts them; quarantine=FILE also writes their bytes there.
  * Either way rows in = rows out + rows rejected, and the report says so. */
@@ -31,6 +32,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +45,6 @@
 #include <weft/time.h>
 
 #include "tools/etl.h"
-
-enum { BLOCK = 4 << 20 };
 
 typedef enum format { FMT_TABLE, FMT_JSON, FMT_CSV } format;
 
@@ -220,35 +220,25 @@ typedef struct group {
     stats num[]; /* per column */
 } group;
 
-typedef struct bad {
-    uint64_t line;
-    char *reason;
-    char *raw;
-    size_t raw_len;
-    struct bad *next;
-} bad;
-
 struct job;
 
 typedef struct file_info {
-    etl_file in; /* path, descriptor, header, types */
+    etl_file in; /* first: path, descriptor, header, types */
     int *distinct_col, group_col;
-    bool reread;          /* a chunk start was guessed wrong: one chunk */
     agg total;
     struct job *job;
 } file_info;
 
 typedef struct chunk {
-    file_info *file;
-    uint64_t start, end;
-    uint64_t line; /* the line of start */
-    bool ended_in_quotes;
-    agg a;
-    bad *bads, **bads_end;
-    uint64_t nbad;
-    int err; /* a read error or -ENOMEM (negative), or 0 */
-    weft_future *f;
+    etl_chunk c; /* first: its file, range, counts, bad records */
+    agg a;       /* rows and rejected: from c, when merged */
 } chunk;
+
+static file_info *file_of(const chunk *c)
+{
+    _Static_assert(offsetof(file_info, in) == 0, "a chunk's etl_file is its file_info");
+    return (file_info *)(void *)c->c.file;
+}
 
 typedef struct job {
     char delim;
@@ -263,12 +253,14 @@ typedef struct job {
     etl_progress *progress; /* bytes and rows done */
 } job;
 
-static void agg_init(agg *a, const file_info *f)
+/* Returns 0 or -ENOMEM (then agg_free() frees what there is). */
+static int agg_init(agg *a, const file_info *f)
 {
     memset(a, 0, sizeof *a);
-    a->num = calloc(f->in.ncols, sizeof *a->num);
+    a->num = calloc(f->in.ncols ? f->in.ncols : 1, sizeof *a->num);
     a->distinct = calloc(f->job->ndistinct ? f->job->ndistinct : 1, sizeof *a->distinct);
     a->groups.value_size = sizeof(group) + f->in.ncols * sizeof(stats);
+    return a->num && a->distinct ? 0 : -ENOMEM;
 }
 
 static void agg_free(agg *a, size_t ndistinct)
@@ -312,49 +304,23 @@ static int agg_merge(agg *a, agg *b, size_t ncols, size_t ndistinct)
 typedef struct chunk_ctx {
     chunk *c;
     double *values; /* per column, for the record being checked */
-    bool header_skipped;
 } chunk_ctx;
-
-static int reject(chunk *c, const weft_csv_record *r, const char *reason)
-{
-    job *j = c->file->job;
-    c->a.rejected++;
-    c->nbad++;
-    if (j->on_err == ETL_SKIP && c->nbad > 1)
-        return 0; /* only the first is kept, for the message */
-    bad *b = calloc(1, sizeof *b);
-    if (!b)
-        return -ENOMEM;
-    b->line = r->line;
-    b->reason = strdup(reason);
-    b->raw = malloc(r->raw_len ? r->raw_len : 1);
-    if (!b->reason || !b->raw) {
-        free(b->reason);
-        free(b->raw);
-        free(b);
-        return -ENOMEM;
-    }
-    memcpy(b->raw, r->raw, r->raw_len);
-    b->raw_len = r->raw_len;
-    *c->bads_end = b;
-    c->bads_end = &b->next;
-    /* fail: stop this chunk at its first bad record. */
-    return j->on_err == ETL_FAIL ? 1 : 0;
-}
 
 static int on_record(void *arg, const weft_csv_record *r)
 {
     chunk_ctx *x = arg;
     chunk *c = x->c;
-    file_info *f = c->file;
+    file_info *f = file_of(c);
+    job *j = f->job;
     if (r->count == 0 && !r->error)
         return 0; /* an empty line */
+    c->c.rows++;
     if (r->error)
-        return reject(c, r, r->error);
+        return etl_reject(&c->c, j->on_err, r, r->error);
     if (r->count != f->in.ncols) {
         char why[96];
         snprintf(why, sizeof why, "%zu fields where the header has %zu", r->count, f->in.ncols);
-        return reject(c, r, why);
+        return etl_reject(&c->c, j->on_err, r, why);
     }
     for (size_t i = 0; i < f->in.ncols; i++) {
         if (!f->in.cols[i].numeric)
@@ -368,15 +334,13 @@ static int on_record(void *arg, const weft_csv_record *r)
             char why[256];
             snprintf(why, sizeof why, "text in numeric column '%s': \"%.*s\"", f->in.cols[i].name,
                      (int)(fl->len > 40 ? 40 : fl->len), fl->data);
-            return reject(c, r, why);
+            return etl_reject(&c->c, j->on_err, r, why);
         }
     }
     agg *a = &c->a;
-    a->rows++;
     for (size_t i = 0; i < f->in.ncols; i++)
         if (f->in.cols[i].numeric && !isnan(x->values[i]))
             stats_add(&a->num[i], x->values[i]);
-    job *j = f->job;
     for (size_t d = 0; d < j->ndistinct; d++) {
         const weft_csv_field *fl = &r->fields[f->distinct_col[d]];
         if (!strmap_get(&a->distinct[d], fl->data, fl->len, hash_bytes(fl->data, fl->len)))
@@ -396,68 +360,30 @@ static int on_record(void *arg, const weft_csv_record *r)
     return 0;
 }
 
-static int read_range(int fd, uint64_t start, uint64_t end, weft_csv_reader *r, chunk_ctx *x,
-                      _Atomic uint64_t *progress)
-{
-    char *buf = malloc(BLOCK);
-    if (!buf)
-        return -ENOMEM;
-    int rc = 0;
-    for (uint64_t at = start; at < end && rc == 0;) {
-        size_t want = end - at < BLOCK ? (size_t)(end - at) : BLOCK;
-        ssize_t n = pread(fd, buf, want, (off_t)at);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : -EIO;
-            break;
-        }
-        rc = weft_csv_feed(r, buf, (size_t)n, on_record, x);
-        at += (uint64_t)n;
-        atomic_fetch_add_explicit(progress, (uint64_t)n, memory_order_relaxed);
-    }
-    free(buf);
-    return rc;
-}
-
+/* Step 3 for one chunk, on a thread of the pool or in a worker process. */
 static int run_chunk(void *arg, weft_value *result)
 {
     (void)result;
     chunk *c = arg;
-    file_info *f = c->file;
+    file_info *f = file_of(c);
     job *j = f->job;
-    weft_csv_reader *r;
-    weft_csv_opts o = {.delimiter = j->delim};
-    int rc = weft_csv_reader_create(&r, &o);
-    if (rc < 0)
-        return c->err = rc;
     chunk_ctx x = {.c = c, .values = calloc(f->in.ncols ? f->in.ncols : 1, sizeof(double))};
-    if (!x.values) {
-        weft_csv_reader_destroy(r);
-        return c->err = -ENOMEM;
-    }
-    weft_csv_reader_reset(r, c->start, c->line);
-    c->bads_end = &c->bads; /* here: the chunk array no longer moves */
-    uint64_t before = c->a.rows;
-    rc = read_range(f->in.fd, c->start, c->end, r, &x, &j->progress->bytes);
-    c->ended_in_quotes = weft_csv_reader_in_quotes(r);
-    if (rc == 0)
-        rc = weft_csv_finish(r, on_record, &x);
-    atomic_fetch_add_explicit(&j->progress->rows, c->a.rows - before, memory_order_relaxed);
-    weft_csv_reader_destroy(r);
+    int rc = x.values ? etl_read_chunk(&c->c, j->delim, on_record, &x, &j->progress->bytes)
+                      : -ENOMEM;
     free(x.values);
-    if (rc > 0)
-        rc = 0; /* stopped at a bad record (fail): reported from the list */
-    return c->err = rc;
+    /* > 0: stopped at a bad record (fail): reported from the list. */
+    return c->c.err = rc > 0 ? 0 : rc;
 }
 
 /* ---- the processes backend --------------------------------------------------------- */
 /* With --backend processes a chunk runs in a worker process of a
  * weft_procpool: the request carries the file's name, the byte range, and
- * what the header and the options decided; the worker opens the file
- * itself, runs the same run_chunk(), and sends back its partial aggregate
- * and bad records, serialized. A worker that crashes fails that chunk
- * only (reported as an error of the file). */
+ * what the header and the options decided (tools/etl_chunks.c writes the
+ * common part, put_request the rest); the worker opens the file itself,
+ * runs the same run_chunk(), and sends back its counts and bad records
+ * (etl_put_result) and its partial aggregate (put_result), serialized. A
+ * worker that crashes fails that chunk only (reported as an error of the
+ * file). */
 
 static void put_stats(etl_wbuf *b, stats *s)
 {
@@ -467,30 +393,16 @@ static void put_stats(etl_wbuf *b, stats *s)
 
 static void get_stats(etl_rbuf *b, stats *s)
 {
-    const void *at = etl_get(b, sizeof *s);
-    if (at)
-        memcpy(s, at, sizeof *s);
+    const void *p = etl_get(b, sizeof *s);
+    if (p)
+        memcpy(s, p, sizeof *s);
 }
 
-/* The request: everything run_chunk needs of the file, the job and the
- * chunk. */
-static void put_request(etl_wbuf *b, const chunk *c)
+static void put_request(etl_wbuf *b, const etl_chunk *cc)
 {
-    const file_info *f = c->file;
-    const job *j = f->job;
-    etl_put_str(b, f->in.path, strlen(f->in.path));
-    etl_put_u64(b, c->start);
-    etl_put_u64(b, c->end);
-    etl_put_u64(b, c->line);
-    etl_put_u64(b, (uint64_t)(unsigned char)j->delim);
-    etl_put_u64(b, (uint64_t)j->on_err);
-    etl_put_u64(b, f->in.ncols);
-    for (size_t i = 0; i < f->in.ncols; i++) {
-        etl_put_str(b, f->in.cols[i].name, strlen(f->in.cols[i].name));
-        etl_put_u64(b, f->in.cols[i].numeric);
-    }
-    etl_put_u64(b, j->ndistinct);
-    for (size_t d = 0; d < j->ndistinct; d++)
+    const file_info *f = file_of((const chunk *)cc);
+    etl_put_u64(b, f->job->ndistinct);
+    for (size_t d = 0; d < f->job->ndistinct; d++)
         etl_put_u64(b, (uint64_t)f->distinct_col[d]);
     etl_put_u64(b, (uint64_t)(int64_t)f->group_col);
 }
@@ -503,15 +415,10 @@ static void put_set(etl_wbuf *b, const strmap *m)
             etl_put_str(b, m->slots[i].key, m->slots[i].len);
 }
 
-/* The result: the partial aggregate and the bad records. */
+/* The partial aggregate. */
 static void put_result(etl_wbuf *b, chunk *c)
 {
-    file_info *f = c->file;
-    etl_put_u64(b, (uint64_t)(int64_t)c->err);
-    etl_put_u64(b, c->ended_in_quotes);
-    etl_put_u64(b, c->a.rows);
-    etl_put_u64(b, c->a.rejected);
-    etl_put_u64(b, c->nbad);
+    file_info *f = file_of(c);
     for (size_t i = 0; i < f->in.ncols; i++)
         put_stats(b, &c->a.num[i]);
     for (size_t d = 0; d < f->job->ndistinct; d++)
@@ -527,179 +434,81 @@ static void put_result(etl_wbuf *b, chunk *c)
         for (size_t k = 0; k < f->in.ncols; k++)
             put_stats(b, &g->num[k]);
     }
-    uint64_t nbad = 0;
-    for (bad *x = c->bads; x; x = x->next)
-        nbad++;
-    etl_put_u64(b, nbad);
-    for (bad *x = c->bads; x; x = x->next) {
-        etl_put_u64(b, x->line);
-        etl_put_str(b, x->reason, strlen(x->reason));
-        etl_put_str(b, x->raw, x->raw_len);
-    }
-}
-
-static void free_bads(chunk *c)
-{
-    for (bad *b = c->bads, *next; b; b = next) {
-        next = b->next;
-        free(b->reason);
-        free(b->raw);
-        free(b);
-    }
-    c->bads = NULL;
 }
 
 /* Run in a worker: decode, run, encode. */
 static int summarize_chunk(const void *arg, size_t len, weft_proc_ctx *ctx)
 {
     etl_rbuf in = {arg, (const unsigned char *)arg + len, false};
-    size_t n;
-    const char *path = etl_get_str(&in, &n);
-    char *path_z = path ? strndup(path, n) : NULL;
     etl_progress progress = {0};
     job j = {.progress = &progress};
-    file_info f = {.job = &j};
-    chunk c = {.file = &f};
-    c.start = etl_get_u64(&in);
-    c.end = etl_get_u64(&in);
-    c.line = etl_get_u64(&in);
-    j.delim = (char)etl_get_u64(&in);
-    j.on_err = (etl_on_error)etl_get_u64(&in);
-    f.in.ncols = (size_t)etl_get_u64(&in);
-    int rc = in.failed || !path_z || f.in.ncols > 65536 ? -EPROTO : 0;
-    if (rc == 0 && !(f.in.cols = calloc(f.in.ncols ? f.in.ncols : 1, sizeof *f.in.cols)))
-        rc = -ENOMEM;
-    for (size_t i = 0; rc == 0 && i < f.in.ncols; i++) {
-        const char *name = etl_get_str(&in, &n);
-        f.in.cols[i].name = name ? strndup(name, n) : NULL;
-        f.in.cols[i].numeric = etl_get_u64(&in) != 0;
-        if (!f.in.cols[i].name)
-            rc = -EPROTO;
-    }
+    file_info f = {.job = &j, .group_col = -1};
+    chunk c = {0};
+    int rc = etl_get_request(&in, &c.c, &f.in, &j.delim, &j.on_err);
     j.ndistinct = rc == 0 ? (size_t)etl_get_u64(&in) : 0;
     if (j.ndistinct > f.in.ncols)
         rc = -EPROTO;
     f.distinct_col = calloc(j.ndistinct ? j.ndistinct : 1, sizeof *f.distinct_col);
+    if (rc == 0 && !f.distinct_col)
+        rc = -ENOMEM;
     for (size_t d = 0; rc == 0 && d < j.ndistinct; d++) {
         f.distinct_col[d] = (int)etl_get_u64(&in);
         if (f.distinct_col[d] < 0 || (size_t)f.distinct_col[d] >= f.in.ncols)
             rc = -EPROTO;
     }
-    f.group_col = (int)(int64_t)etl_get_u64(&in);
+    if (rc == 0)
+        f.group_col = (int)(int64_t)etl_get_u64(&in);
     if (rc == 0 && (in.failed || f.group_col >= (int)f.in.ncols))
         rc = -EPROTO;
-    f.in.fd = rc == 0 ? open(path_z, O_RDONLY | O_CLOEXEC) : -1;
-    if (rc == 0 && f.in.fd < 0)
-        rc = -errno;
-    if (rc == 0) {
-        agg_init(&c.a, &f);
+    if (rc == 0 && (rc = agg_init(&c.a, &f)) == 0) {
         run_chunk(&c, NULL);
         etl_wbuf out = {0};
+        etl_put_result(&out, &c.c);
         put_result(&out, &c);
         rc = out.failed ? -ENOMEM : weft_proc_return(ctx, out.p, out.len);
         free(out.p);
-        agg_free(&c.a, j.ndistinct);
-        free_bads(&c);
     }
-    if (f.in.fd >= 0)
-        close(f.in.fd);
-    for (size_t i = 0; f.in.cols && i < f.in.ncols; i++)
-        free(f.in.cols[i].name);
-    free(f.in.cols);
+    agg_free(&c.a, j.ndistinct);
+    etl_bads_free(&c.c);
+    etl_worker_file_close(&f.in);
     free(f.distinct_col);
-    free(path_z);
     return rc;
 }
 WEFT_PROC_TASK(summarize_chunk);
 
-/* In the parent: the worker's result into the chunk. Returns 0 or a
- * negative error (the worker's, or -EPROTO for a garbled result). */
-static int take_result(chunk *c, const void *data, size_t len)
+/* In the parent: the worker's partial aggregate into the chunk. */
+static int take_result(etl_chunk *cc, etl_rbuf *in)
 {
-    file_info *f = c->file;
-    etl_rbuf in = {data, (const unsigned char *)data + len, false};
-    int err = (int)(int64_t)etl_get_u64(&in);
-    c->ended_in_quotes = etl_get_u64(&in) != 0;
-    c->a.rows = etl_get_u64(&in);
-    c->a.rejected = etl_get_u64(&in);
-    c->nbad = etl_get_u64(&in);
+    chunk *c = (chunk *)cc;
+    file_info *f = file_of(c);
     for (size_t i = 0; i < f->in.ncols; i++)
-        get_stats(&in, &c->a.num[i]);
+        get_stats(in, &c->a.num[i]);
     size_t n;
-    for (size_t d = 0; d < f->job->ndistinct && !in.failed; d++) {
-        uint64_t k = etl_get_u64(&in);
-        for (uint64_t i = 0; i < k && !in.failed; i++) {
-            const char *key = etl_get_str(&in, &n);
+    for (size_t d = 0; d < f->job->ndistinct && !in->failed; d++) {
+        uint64_t k = etl_get_u64(in);
+        for (uint64_t i = 0; i < k && !in->failed; i++) {
+            const char *key = etl_get_str(in, &n);
             if (key && !strmap_get(&c->a.distinct[d], key, n, hash_bytes(key, n)))
                 return -ENOMEM;
         }
     }
-    uint64_t groups = etl_get_u64(&in);
-    for (uint64_t i = 0; i < groups && !in.failed; i++) {
-        const char *key = etl_get_str(&in, &n);
+    uint64_t groups = etl_get_u64(in);
+    for (uint64_t i = 0; i < groups && !in->failed; i++) {
+        const char *key = etl_get_str(in, &n);
         struct entry *e = key ? strmap_get(&c->a.groups, key, n, hash_bytes(key, n)) : NULL;
         if (key && !e)
             return -ENOMEM;
         group *g = e ? e->value : NULL;
-        uint64_t rows = etl_get_u64(&in);
+        uint64_t rows = etl_get_u64(in);
         if (g)
             g->rows = rows;
         for (size_t k = 0; k < f->in.ncols; k++) {
             stats s = {0};
-            get_stats(&in, &s);
+            get_stats(in, &s);
             if (g)
                 g->num[k] = s;
         }
     }
-    uint64_t nbad = etl_get_u64(&in);
-    c->bads_end = &c->bads;
-    for (uint64_t i = 0; i < nbad && !in.failed; i++) {
-        bad *b = calloc(1, sizeof *b);
-        if (!b)
-            return -ENOMEM;
-        b->line = etl_get_u64(&in);
-        const char *reason = etl_get_str(&in, &n);
-        b->reason = reason ? strndup(reason, n) : strdup("?");
-        const char *raw = etl_get_str(&in, &n);
-        b->raw = malloc(n ? n : 1);
-        if (b->raw && raw)
-            memcpy(b->raw, raw, n);
-        b->raw_len = raw ? n : 0;
-        *c->bads_end = b;
-        c->bads_end = &b->next;
-    }
-    return in.failed ? -EPROTO : err;
-}
-
-/* ---- step 2: chunks (tools/etl_files.c cuts) ---------------------------------------- */
-
-static int plan_chunks(file_info *f, weft_pool *pool, chunk **chunks, size_t *n, size_t *cap)
-{
-    etl_range *r;
-    size_t k;
-    int rc = etl_plan(&f->in, pool, f->job->chunk_bytes, f->reread, &r, &k);
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; i < k; i++) {
-        if (*n == *cap) {
-            size_t c = *cap ? 2 * *cap : 64;
-            chunk *grown = realloc(*chunks, c * sizeof *grown);
-            if (!grown) {
-                free(r);
-                return -ENOMEM;
-            }
-            *chunks = grown;
-            *cap = c;
-        }
-        chunk *c = &(*chunks)[(*n)++];
-        memset(c, 0, sizeof *c);
-        c->file = f;
-        c->start = r[i].start;
-        c->end = r[i].end;
-        c->line = r[i].line;
-        agg_init(&c->a, f);
-    }
-    free(r);
     return 0;
 }
 
@@ -813,7 +622,6 @@ int weft_etl_summarize(int argc, char **argv)
     etl_options opt;
     etl_options_init(&opt);
     int taken;
-    weft_procpool *procs = NULL;
     char *distinct_arg = NULL, *text_arg = NULL;
     const char **paths = calloc((size_t)argc, sizeof *paths);
     size_t npaths = 0;
@@ -876,8 +684,6 @@ int weft_etl_summarize(int argc, char **argv)
     j.on_err = opt.on_err;
     j.quarantine = opt.quarantine;
     j.chunk_bytes = opt.chunk_bytes;
-    unsigned jobs = opt.jobs;
-    bool show_progress = opt.progress, processes = opt.processes;
     if (distinct_arg) {
         j.distinct_names = calloc(strlen(distinct_arg) + 1, sizeof *j.distinct_names);
         for (char *save = NULL, *t = strtok_r(distinct_arg, ",", &save); t;
@@ -921,126 +727,63 @@ int weft_etl_summarize(int argc, char **argv)
             fprintf(stderr, "weft etl summarize: %s has no column '%s'\n", f->in.path, j.group_name);
             status = 2;
         }
-        agg_init(&f->total, f);
+        if (agg_init(&f->total, f) < 0) {
+            fprintf(stderr, "weft etl summarize: out of memory\n");
+            status = 1;
+        }
     }
     if (status)
         goto done;
-    weft_pool *pool;
-    weft_pool_opts po = {.workers = jobs, .name = "weft-etl"};
-    if (weft_pool_create(&pool, &po) < 0) {
-        fprintf(stderr, "weft etl summarize: cannot start the threads\n");
+    etl_runner run = {.tool = "summarize",
+                      .run = run_chunk,
+                      .task = WEFT_PROC_TASK_REF(summarize_chunk),
+                      .delim = j.delim,
+                      .on_err = j.on_err,
+                      .put_request = put_request,
+                      .take_result = take_result};
+    if (etl_runner_start(&run, &opt, total_bytes)) {
         status = 1;
         goto done;
     }
-    etl_progress pr;
-    etl_progress_start(&pr, total_bytes, show_progress);
-    j.progress = &pr;
+    j.progress = &run.progress;
+    if (!status && j.on_err == ETL_QUARANTINE &&
+        !(q = etl_out_open(j.quarantine, &q_tmp, "summarize")))
+        status = 1;
     /* Steps 2-5, twice at most: again for the files whose cuts were wrong. */
     size_t nchunks = 0, cap = 0;
     for (int pass = 0; pass < 2 && !status; pass++) {
         nchunks = 0;
-        for (size_t i = 0; i < npaths; i++) {
-            if (pass == 1 && !files[i].reread)
+        for (size_t i = 0; i < npaths && !status; i++) {
+            file_info *f = &files[i];
+            if (pass == 1 && !f->in.whole)
                 continue;
-            int rc = plan_chunks(&files[i], pool, &chunks, &nchunks, &cap);
+            size_t from = nchunks;
+            int rc = etl_plan_chunks(&f->in, run.pool, j.chunk_bytes, (void **)&chunks,
+                                     sizeof *chunks, &nchunks, &cap);
+            for (size_t c = from; rc == 0 && c < nchunks; c++)
+                rc = agg_init(&chunks[c].a, f);
             if (rc < 0) {
-                fprintf(stderr, "weft etl summarize: %s: %s\n", files[i].in.path, weft_strerror(rc));
+                fprintf(stderr, "weft etl summarize: %s: %s\n", f->in.path, weft_strerror(rc));
                 status = 1;
             }
         }
-        if (processes && !procs && !status) {
-            weft_procpool_opts ppo = {.workers = jobs, .name = "weft-etl"};
-            int rc = weft_procpool_create(&procs, &ppo);
-            if (rc < 0) {
-                fprintf(stderr, "weft etl summarize: cannot start the worker processes: %s\n",
-                        weft_strerror(rc));
-                status = 1;
-            }
-        }
-        for (size_t c = 0; c < nchunks && !status; c++) {
-            if (!procs) {
-                weft_pool_submit(pool, run_chunk, &chunks[c], WEFT_NEVER, &chunks[c].f);
-                continue;
-            }
-            etl_wbuf req = {0};
-            put_request(&req, &chunks[c]);
-            int rc = req.failed ? -ENOMEM
-                                : weft_procpool_submit(procs, WEFT_PROC_TASK_REF(summarize_chunk),
-                                                       req.p, req.len, WEFT_NEVER, &chunks[c].f);
-            free(req.p);
-            if (rc < 0)
-                chunks[c].err = rc;
-        }
-        for (size_t c = 0; c < nchunks; c++) {
-            if (!chunks[c].f)
-                continue;
-            weft_future_wait(chunks[c].f, WEFT_NEVER);
-            if (procs) {
-                const void *data;
-                size_t len;
-                int rc = weft_procpool_result(chunks[c].f, &data, &len);
-                if (rc == 0)
-                    rc = take_result(&chunks[c], data, len);
-                if (rc == WEFT_EWORKER_DIED) {
-                    char why[160];
-                    weft_procpool_describe(chunks[c].f, why, sizeof why);
-                    fprintf(stderr, "weft etl summarize: %s: a chunk's %s\n",
-                            chunks[c].file->in.path, why);
-                }
-                if (rc < 0)
-                    chunks[c].err = rc;
-                atomic_fetch_add_explicit(&pr.bytes, chunks[c].end - chunks[c].start,
-                                          memory_order_relaxed);
-                atomic_fetch_add_explicit(&pr.rows, chunks[c].a.rows, memory_order_relaxed);
-            }
-            weft_future_unref(chunks[c].f);
-        }
-        /* Step 5: a chunk followed by another of its file must not end
-         * inside quotes, or the next one started at a wrong place. */
-        bool again = false;
-        for (size_t c = 0; c + 1 < nchunks; c++)
-            if (chunks[c].file == chunks[c + 1].file && chunks[c].ended_in_quotes &&
-                !chunks[c].file->reread)
-                again = chunks[c].file->reread = true;
-        /* Step 4, for files that keep their chunks. */
+        bool again = !status && etl_run_chunks(&run, chunks, nchunks, sizeof *chunks);
+        /* Step 4, and the bad records, in file order; a file read again
+         * drops this pass's chunks. */
         for (size_t c = 0; c < nchunks; c++) {
             chunk *k = &chunks[c];
-            file_info *f = k->file;
-            if (k->err < 0 && !status) {
-                fprintf(stderr, "weft etl summarize: %s: %s\n", f->in.path, weft_strerror(k->err));
-                status = 1;
-            }
-            if ((pass == 0 && f->reread) || status) {
-                agg_free(&k->a, j.ndistinct);
-                continue;
-            }
-            if (agg_merge(&f->total, &k->a, f->in.ncols, j.ndistinct) < 0) {
-                fprintf(stderr, "weft etl summarize: out of memory\n");
-                status = 1;
+            file_info *f = file_of(k);
+            bool dropped = pass == 0 && f->in.whole;
+            etl_settle(&k->c, dropped, j.on_err, q, "summarize", &status);
+            if (!dropped && !status) {
+                k->a.rows = k->c.rows - k->c.rejected;
+                k->a.rejected = k->c.rejected;
+                if (agg_merge(&f->total, &k->a, f->in.ncols, j.ndistinct) < 0) {
+                    fprintf(stderr, "weft etl summarize: out of memory\n");
+                    status = 1;
+                }
             }
             agg_free(&k->a, j.ndistinct);
-        }
-        /* Bad records, in file order (a re-read file's at the end). */
-        if (!status && j.on_err == ETL_QUARANTINE && !q &&
-            !(q = etl_out_open(j.quarantine, &q_tmp, "summarize")))
-            status = 1;
-        for (size_t c = 0; c < nchunks; c++) {
-            chunk *k = &chunks[c];
-            for (bad *b = k->bads, *next; b; b = next) {
-                next = b->next;
-                bool counts = !(pass == 0 && k->file->reread);
-                if (counts && !status && j.on_err == ETL_FAIL) {
-                    fprintf(stderr, "%s:%llu: %s\n", k->file->in.path, (unsigned long long)b->line,
-                            b->reason);
-                    status = 1;
-                } else if (counts && q) {
-                    fwrite(b->raw, 1, b->raw_len, q);
-                    fputc('\n', q);
-                }
-                free(b->reason);
-                free(b->raw);
-                free(b);
-            }
         }
         if (!again)
             break;
@@ -1048,17 +791,17 @@ int weft_etl_summarize(int argc, char **argv)
     if (q && etl_out_commit(q, &q_tmp, j.quarantine, status == 0, "summarize"))
         status = 1;
     q = NULL;
-    weft_pool_destroy(pool);
-    weft_procpool_destroy(procs);
-    procs = NULL;
-    double seconds = (double)(weft_now() - pr.t0) / 1e9;
-    etl_progress_stop(&pr);
+    double seconds = etl_runner_stop(&run);
     if (status)
         goto done;
     /* The total: the files whose header is the first file's. */
     file_info *first = &files[0];
-    agg_init(&total, first);
     total_ready = true;
+    if (agg_init(&total, first) < 0) {
+        fprintf(stderr, "weft etl summarize: out of memory\n");
+        status = 1;
+        goto done;
+    }
     uint64_t rows_in_other = 0;
     for (size_t i = 0; i < npaths; i++) {
         if (!etl_same_header(&first->in, &files[i].in)) {

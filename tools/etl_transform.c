@@ -38,7 +38,7 @@
 
 #include "tools/etl.h"
 
-enum { BLOCK = 4 << 20, MAX_NODES = 256 };
+enum { MAX_NODES = 256 };
 
 
 /* ---- expressions ------------------------------------------------------------------- */
@@ -224,7 +224,7 @@ typedef struct job {
 /* A file, with the job bound to its header: the extended row is the input
  * columns, then the new --set columns. */
 typedef struct tfile {
-    etl_file in;
+    etl_file in; /* first: path, descriptor, header */
     job *job;
     char *out_path, *tmp_path;
     size_t next_cols;     /* columns of the extended row */
@@ -234,28 +234,30 @@ typedef struct tfile {
     int *out_cols;        /* extended-row indices written, in order */
     size_t nout;
     char **names;         /* of the extended row */
+    size_t nchunks;       /* its chunks: parts 1..nchunks-1 follow tmp_path's */
     uint64_t rows_in, rows_out, filtered, rejected;
-    int err;
 } tfile;
 
-typedef struct bad {
-    uint64_t line;
-    char *reason, *raw;
-    size_t raw_len;
-    struct bad *next;
-} bad;
-
 typedef struct tchunk {
-    tfile *file;
-    uint64_t start, end, line;
-    int index; /* in its file: 0 writes the header to tmp_path */
-    char *path;
-    FILE *out;
-    uint64_t rows_in, rows_out, filtered, rejected;
-    bad *bads, **bads_end;
-    int err;
-    weft_future *f;
+    etl_chunk c; /* first: its file, range, index (0 writes the header to tmp_path) */
+    uint64_t rows_out, filtered;
 } tchunk;
+
+static tfile *file_of(const tchunk *c)
+{
+    _Static_assert(offsetof(tfile, in) == 0, "a chunk's etl_file is its tfile");
+    return (tfile *)(void *)c->c.file;
+}
+
+/* Where chunk `index` of f writes (malloc'd; NULL: out of memory): the
+ * first writes the temporary file, the others their part files. */
+static char *part_path(const tfile *f, size_t index)
+{
+    char *p;
+    if (index == 0)
+        return strdup(f->tmp_path);
+    return asprintf(&p, "%s.part%zu", f->tmp_path, index) < 0 ? NULL : p;
+}
 
 /* Bind an expression's column names to extended-row indices. */
 static const char *bind(expr *e, char **names, size_t n, const char **which)
@@ -352,6 +354,7 @@ typedef struct cell {
 
 typedef struct row_ctx {
     tchunk *c;
+    FILE *out;     /* the chunk's part of the output */
     cell *cells;   /* the extended row */
     char *scratch; /* computed values' text */
     size_t scratch_len, scratch_cap;
@@ -509,31 +512,6 @@ static int write_field(row_ctx *x, const char *p, size_t n, char delim, bool pla
     return 0;
 }
 
-static int reject(tchunk *c, const weft_csv_record *r, const char *reason)
-{
-    job *j = c->file->job;
-    c->rejected++;
-    if (j->on_err == ETL_SKIP && c->rejected > 1)
-        return 0;
-    bad *b = calloc(1, sizeof *b);
-    if (!b)
-        return -ENOMEM;
-    b->line = r->line;
-    b->reason = strdup(reason);
-    b->raw = malloc(r->raw_len ? r->raw_len : 1);
-    if (!b->reason || !b->raw) {
-        free(b->reason);
-        free(b->raw);
-        free(b);
-        return -ENOMEM;
-    }
-    memcpy(b->raw, r->raw, r->raw_len);
-    b->raw_len = r->raw_len;
-    *c->bads_end = b;
-    c->bads_end = &b->next;
-    return j->on_err == ETL_FAIL ? 1 : 0;
-}
-
 static bool compare(const filter *k, const cell *v, const char **why)
 {
     int cmp;
@@ -572,17 +550,17 @@ static int on_row(void *arg, const weft_csv_record *r)
 {
     row_ctx *x = arg;
     tchunk *c = x->c;
-    tfile *f = c->file;
+    tfile *f = file_of(c);
     job *j = f->job;
     if (r->count == 0 && !r->error)
         return 0; /* an empty line */
-    c->rows_in++;
+    c->c.rows++;
     if (r->error)
-        return reject(c, r, r->error);
+        return etl_reject(&c->c, j->on_err, r, r->error);
     if (r->count != f->in.ncols) {
         char why[96];
         snprintf(why, sizeof why, "%zu fields where the header has %zu", r->count, f->in.ncols);
-        return reject(c, r, why);
+        return etl_reject(&c->c, j->on_err, r, why);
     }
     for (size_t i = 0; i < r->count; i++)
         x->cells[i] = (cell){r->fields[i].data, r->fields[i].len, !r->fields[i].quoted};
@@ -596,7 +574,7 @@ static int on_row(void *arg, const weft_csv_record *r)
         if (why) {
             char msg[160];
             snprintf(msg, sizeof msg, "--set %s: %s", j->sets[s].name, why);
-            return reject(c, r, msg);
+            return etl_reject(&c->c, j->on_err, r, msg);
         }
         char num[40];
         const char *text = "";
@@ -627,7 +605,7 @@ static int on_row(void *arg, const weft_csv_record *r)
         const char *why = NULL;
         bool keep = compare(&j->filters[k], &x->cells[f->filter_col[k]], &why);
         if (why)
-            return reject(c, r, why);
+            return etl_reject(&c->c, j->on_err, r, why);
         if (!keep) {
             c->filtered++;
             return 0;
@@ -642,15 +620,14 @@ static int on_row(void *arg, const weft_csv_record *r)
     }
     if (append(&x->line, &x->line_len, &x->line_cap, "\n", 1) < 0)
         return -ENOMEM;
-    if (fwrite(x->line, 1, x->line_len, c->out) != x->line_len)
+    if (fwrite(x->line, 1, x->line_len, x->out) != x->line_len)
         return -errno ? -errno : -EIO;
     c->rows_out++;
     return 0;
 }
 
-static int write_header(tchunk *c, row_ctx *x)
+static int write_header(const tfile *f, row_ctx *x)
 {
-    tfile *f = c->file;
     x->line_len = 0;
     for (size_t o = 0; o < f->nout; o++) {
         const char *name = f->names[f->out_cols[o]];
@@ -660,64 +637,43 @@ static int write_header(tchunk *c, row_ctx *x)
     }
     if (append(&x->line, &x->line_len, &x->line_cap, "\n", 1) < 0)
         return -ENOMEM;
-    return fwrite(x->line, 1, x->line_len, c->out) == x->line_len ? 0 : -EIO;
+    return fwrite(x->line, 1, x->line_len, x->out) == x->line_len ? 0 : -EIO;
 }
 
-/* Step 1 for one chunk. */
+/* Step 1 for one chunk, on a thread of the pool or in a worker process. */
 static int run_chunk(void *arg, weft_value *result)
 {
     (void)result;
     tchunk *c = arg;
-    tfile *f = c->file;
+    tfile *f = file_of(c);
     job *j = f->job;
-    c->bads_end = &c->bads;
-    c->out = fopen(c->path, "w");
-    if (!c->out)
-        return c->err = -errno;
+    char *path = part_path(f, c->c.index);
+    row_ctx x = {.c = c, .out = path ? fopen(path, "w") : NULL};
+    int rc = x.out ? 0 : path ? -errno : -ENOMEM;
+    free(path);
+    if (rc < 0)
+        return c->c.err = rc;
     static _Thread_local char obuf[1 << 20];
-    setvbuf(c->out, obuf, _IOFBF, sizeof obuf);
-    row_ctx x = {.c = c};
+    setvbuf(x.out, obuf, _IOFBF, sizeof obuf);
     /* The extended row's cells, then the computed cells' scratch offsets. */
     x.cells = calloc(f->next_cols, sizeof(cell) + sizeof(size_t));
-    weft_csv_reader *r = NULL;
-    weft_csv_opts o = {.delimiter = j->delim};
-    int rc = x.cells ? weft_csv_reader_create(&r, &o) : -ENOMEM;
-    if (rc == 0 && c->index == 0)
-        rc = write_header(c, &x);
-    char *buf = rc == 0 ? malloc(BLOCK) : NULL;
-    if (rc == 0 && !buf)
+    if (!x.cells)
         rc = -ENOMEM;
+    if (rc == 0 && c->c.index == 0)
+        rc = write_header(f, &x);
     if (rc == 0)
-        weft_csv_reader_reset(r, c->start, c->line);
-    for (uint64_t at = c->start; rc == 0 && at < c->end;) {
-        size_t want = c->end - at < BLOCK ? (size_t)(c->end - at) : BLOCK;
-        ssize_t n = pread(f->in.fd, buf, want, (off_t)at);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : -EIO;
-            break;
-        }
-        rc = weft_csv_feed(r, buf, (size_t)n, on_row, &x);
-        at += (uint64_t)n;
-        atomic_fetch_add_explicit(&j->progress->bytes, (uint64_t)n, memory_order_relaxed);
-    }
-    if (rc == 0)
-        rc = weft_csv_finish(r, on_row, &x);
-    if (fclose(c->out) != 0 && rc == 0)
+        rc = etl_read_chunk(&c->c, j->delim, on_row, &x, &j->progress->bytes);
+    if (fclose(x.out) != 0 && rc == 0)
         rc = -errno;
-    c->out = NULL;
-    atomic_fetch_add_explicit(&j->progress->rows, c->rows_in, memory_order_relaxed);
-    weft_csv_reader_destroy(r);
-    free(buf);
     free(x.cells);
     free(x.scratch);
     free(x.line);
-    return c->err = rc > 0 ? 0 : rc;
+    /* > 0: stopped at a bad record (fail): reported from the list. */
+    return c->c.err = rc > 0 ? 0 : rc;
 }
 
-/* Steps 2 and 3 for one file whose chunks (first..first+n) are done. */
-static int finish_file(tfile *f, tchunk *chunks, size_t n, bool keep)
+/* Steps 2 and 3 for one file whose chunks are done. */
+static int finish_file(tfile *f, bool keep)
 {
     int rc = 0;
     /* Not O_APPEND: copy_file_range refuses it; the offset is put at the
@@ -725,9 +681,14 @@ static int finish_file(tfile *f, tchunk *chunks, size_t n, bool keep)
     int out = keep ? open(f->tmp_path, O_WRONLY | O_CLOEXEC) : -1;
     if (keep && (out < 0 || lseek(out, 0, SEEK_END) < 0))
         rc = -errno;
-    for (size_t i = 1; i < n; i++) {
+    for (size_t i = 1; i < f->nchunks; i++) {
+        char *part = part_path(f, i);
+        if (!part) {
+            rc = -ENOMEM;
+            continue;
+        }
         if (rc == 0 && keep) {
-            int in = open(chunks[i].path, O_RDONLY | O_CLOEXEC);
+            int in = open(part, O_RDONLY | O_CLOEXEC);
             if (in < 0) {
                 rc = -errno;
             } else {
@@ -756,7 +717,8 @@ static int finish_file(tfile *f, tchunk *chunks, size_t n, bool keep)
                 close(in);
             }
         }
-        unlink(chunks[i].path);
+        unlink(part);
+        free(part);
     }
     if (out >= 0 && close(out) < 0 && rc == 0)
         rc = -errno;
@@ -831,36 +793,27 @@ static void free_job(job *j)
 
 /* ---- the processes backend ------------------------------------------------------------------- */
 /* With --backend processes a chunk runs in a weft_procpool worker: the
- * request is the file's name and header, the chunk's range and part file,
- * and the options as the user wrote them; the worker builds the same job,
- * writes its part file itself, and sends back its counts and bad
- * records. */
+ * request is the file's name and header, the chunk's range
+ * (tools/etl_chunks.c writes that part), the temporary file the part
+ * files are named after, and the options as the user wrote them; the
+ * worker builds the same job, writes its part file itself, and sends back
+ * its counts and bad records. */
 
 static void put_cstr(etl_wbuf *b, const char *s)
 {
     etl_put_str(b, s, s ? strlen(s) : 0);
 }
 
-static void put_request(etl_wbuf *b, const tchunk *c, size_t nsets, size_t nfilters)
+static void put_request(etl_wbuf *b, const etl_chunk *cc)
 {
-    const tfile *f = c->file;
+    const tfile *f = file_of((const tchunk *)cc);
     const job *j = f->job;
-    put_cstr(b, f->in.path);
-    put_cstr(b, c->path);
-    etl_put_u64(b, c->start);
-    etl_put_u64(b, c->end);
-    etl_put_u64(b, c->line);
-    etl_put_u64(b, (uint64_t)c->index);
-    etl_put_u64(b, (uint64_t)(unsigned char)j->delim);
-    etl_put_u64(b, (uint64_t)j->on_err);
-    etl_put_u64(b, f->in.ncols);
-    for (size_t i = 0; i < f->in.ncols; i++)
-        put_cstr(b, f->in.cols[i].name);
-    etl_put_u64(b, nsets);
-    for (size_t i = 0; i < nsets; i++)
+    put_cstr(b, f->tmp_path);
+    etl_put_u64(b, j->nsets);
+    for (size_t i = 0; i < j->nsets; i++)
         put_cstr(b, j->set_args[i]);
-    etl_put_u64(b, nfilters);
-    for (size_t i = 0; i < nfilters; i++)
+    etl_put_u64(b, j->nfilters);
+    for (size_t i = 0; i < j->nfilters; i++)
         put_cstr(b, j->filter_args[i]);
     put_cstr(b, j->select_arg);
 }
@@ -871,69 +824,40 @@ static int transform_chunk(const void *arg, size_t len, weft_proc_ctx *ctx)
     etl_progress progress = {0};
     job j = {.progress = &progress};
     tfile f = {.job = &j};
-    tchunk c = {.file = &f};
-    char *path = etl_get_strdup(&in), *select_copy = NULL;
-    c.path = etl_get_strdup(&in);
-    c.start = etl_get_u64(&in);
-    c.end = etl_get_u64(&in);
-    c.line = etl_get_u64(&in);
-    c.index = (int)etl_get_u64(&in);
-    j.delim = (char)etl_get_u64(&in);
-    j.on_err = (etl_on_error)etl_get_u64(&in);
-    f.in.ncols = (size_t)etl_get_u64(&in);
-    f.in.fd = -1;
-    int rc = in.failed || !path || !c.path || f.in.ncols > 65536 ? -EPROTO : 0;
-    if (rc == 0 && !(f.in.cols = calloc(f.in.ncols ? f.in.ncols : 1, sizeof *f.in.cols)))
-        rc = -ENOMEM;
-    for (size_t i = 0; rc == 0 && i < f.in.ncols; i++)
-        if (!(f.in.cols[i].name = etl_get_strdup(&in)))
-            rc = -EPROTO;
+    tchunk c = {0};
+    char *select_copy = NULL, *select = NULL;
+    int rc = etl_get_request(&in, &c.c, &f.in, &j.delim, &j.on_err);
+    f.tmp_path = rc == 0 ? etl_get_strdup(&in) : NULL;
     size_t nsets = rc == 0 ? (size_t)etl_get_u64(&in) : 0;
+    if (rc == 0 && (in.failed || !f.tmp_path || nsets > len))
+        rc = -EPROTO;
     j.set_args = calloc(nsets + 1, sizeof *j.set_args);
     for (size_t i = 0; rc == 0 && j.set_args && i < nsets && !in.failed; i++)
         j.set_args[i] = etl_get_strdup(&in);
     size_t nfilters = rc == 0 ? (size_t)etl_get_u64(&in) : 0;
+    if (rc == 0 && (in.failed || nfilters > len))
+        rc = -EPROTO;
     j.filter_args = calloc(nfilters + 1, sizeof *j.filter_args);
     for (size_t i = 0; rc == 0 && j.filter_args && i < nfilters && !in.failed; i++)
         j.filter_args[i] = etl_get_strdup(&in);
-    char *select = rc == 0 ? etl_get_strdup(&in) : NULL;
+    select = rc == 0 ? etl_get_strdup(&in) : NULL;
     j.select_arg = select && *select ? select : NULL;
     if (rc == 0 && (in.failed || !j.set_args || !j.filter_args))
         rc = -EPROTO;
     if (rc == 0 && (build_job(&j, nsets, nfilters, &select_copy) < 0 || bind_file(&f, &j) != 0))
         rc = -EINVAL; /* the parent checked the same: not reached */
-    if (rc == 0 && (f.in.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        rc = -errno;
     if (rc == 0) {
         run_chunk(&c, NULL);
         etl_wbuf out = {0};
-        etl_put_u64(&out, (uint64_t)(int64_t)c.err);
-        etl_put_u64(&out, c.rows_in);
+        etl_put_result(&out, &c.c);
         etl_put_u64(&out, c.rows_out);
         etl_put_u64(&out, c.filtered);
-        etl_put_u64(&out, c.rejected);
-        uint64_t nbad = 0;
-        for (bad *b = c.bads; b; b = b->next)
-            nbad++;
-        etl_put_u64(&out, nbad);
-        for (bad *b = c.bads, *next; b; b = next) {
-            next = b->next;
-            etl_put_u64(&out, b->line);
-            put_cstr(&out, b->reason);
-            etl_put_u64(&out, b->raw_len);
-            etl_put(&out, b->raw, b->raw_len);
-            free(b->reason);
-            free(b->raw);
-            free(b);
-        }
         rc = out.failed ? -ENOMEM : weft_proc_return(ctx, out.p, out.len);
         free(out.p);
     }
-    if (f.in.fd >= 0)
-        close(f.in.fd);
-    for (size_t i = 0; f.in.cols && i < f.in.ncols; i++)
-        free(f.in.cols[i].name);
-    free(f.in.cols);
+    etl_bads_free(&c.c);
+    etl_worker_file_close(&f.in);
+    free(f.tmp_path);
     free(f.names);
     free(f.set_target);
     free(f.set_exprs);
@@ -948,43 +872,17 @@ static int transform_chunk(const void *arg, size_t len, weft_proc_ctx *ctx)
     free_job(&j);
     free(select_copy);
     free(select);
-    free(c.path);
-    free(path);
     return rc;
 }
 WEFT_PROC_TASK(transform_chunk);
 
-/* The worker's answer into the chunk. */
-static int take_result(tchunk *c, const void *data, size_t len)
+/* The worker's counts into the chunk (after the common part). */
+static int take_result(etl_chunk *cc, etl_rbuf *in)
 {
-    etl_rbuf in = {data, (const unsigned char *)data + len, false};
-    int err = (int)(int64_t)etl_get_u64(&in);
-    c->rows_in = etl_get_u64(&in);
-    c->rows_out = etl_get_u64(&in);
-    c->filtered = etl_get_u64(&in);
-    c->rejected = etl_get_u64(&in);
-    uint64_t nbad = etl_get_u64(&in);
-    c->bads_end = &c->bads;
-    for (uint64_t i = 0; i < nbad && !in.failed; i++) {
-        bad *b = calloc(1, sizeof *b);
-        if (!b)
-            return -ENOMEM;
-        b->line = etl_get_u64(&in);
-        b->reason = etl_get_strdup(&in);
-        b->raw_len = (size_t)etl_get_u64(&in);
-        if (in.failed || (size_t)(in.end - in.p) < b->raw_len || !b->reason) {
-            free(b->reason);
-            free(b);
-            return -EPROTO;
-        }
-        b->raw = malloc(b->raw_len ? b->raw_len : 1);
-        if (b->raw)
-            memcpy(b->raw, in.p, b->raw_len);
-        in.p += b->raw_len;
-        *c->bads_end = b;
-        c->bads_end = &b->next;
-    }
-    return in.failed ? -EPROTO : err;
+    tchunk *c = (tchunk *)cc;
+    c->rows_out = etl_get_u64(in);
+    c->filtered = etl_get_u64(in);
+    return 0;
 }
 
 /* ---- the command ----------------------------------------------------------------------------- */
@@ -1055,7 +953,6 @@ int weft_etl_transform(int argc, char **argv)
     j.set_args = calloc((size_t)argc, sizeof *j.set_args);
     j.filter_args = calloc((size_t)argc, sizeof *j.filter_args);
     size_t nset_args = 0, nfilter_args = 0;
-    weft_procpool *procs = NULL;
     char *select_arg = NULL;
     tfile *files = NULL;
     tchunk *chunks = NULL;
@@ -1112,8 +1009,6 @@ int weft_etl_transform(int argc, char **argv)
     j.on_err = opt.on_err;
     j.quarantine = opt.quarantine;
     j.chunk_bytes = opt.chunk_bytes;
-    unsigned jobs = opt.jobs;
-    bool show_progress = opt.progress, processes = opt.processes;
     if (build_job(&j, nset_args, nfilter_args, &select_arg) < 0) {
         status = 2;
         goto done;
@@ -1173,151 +1068,74 @@ int weft_etl_transform(int argc, char **argv)
     }
     if (status)
         goto done;
-    weft_pool *pool;
-    weft_pool_opts po = {.workers = jobs, .name = "weft-etl"};
-    if (weft_pool_create(&pool, &po) < 0) {
+    etl_runner run = {.tool = "transform",
+                      .run = run_chunk,
+                      .task = WEFT_PROC_TASK_REF(transform_chunk),
+                      .delim = j.delim,
+                      .on_err = j.on_err,
+                      .put_request = put_request,
+                      .take_result = take_result};
+    if (etl_runner_start(&run, &opt, total_bytes)) {
         status = 1;
         goto done;
     }
-    etl_progress pr;
-    etl_progress_start(&pr, total_bytes, show_progress);
-    j.progress = &pr;
-    /* Cut every file, then run every chunk. */
-    size_t *first = calloc(npaths + 1, sizeof *first);
-    for (size_t i = 0; first && i < npaths && !status; i++) {
-        etl_range *r;
-        size_t k;
-        int rc = etl_plan(&files[i].in, pool, j.chunk_bytes, false, &r, &k);
-        if (rc < 0) {
-            fprintf(stderr, "weft etl transform: %s: %s\n", files[i].in.path, weft_strerror(rc));
-            status = 1;
-            break;
-        }
-        first[i] = nchunks;
-        for (size_t c = 0; c < k && !status; c++) {
-            if (nchunks == cap) {
-                size_t nc = cap ? 2 * cap : 64;
-                tchunk *g = realloc(chunks, nc * sizeof *g);
-                if (!g) {
-                    status = 1;
-                    break;
-                }
-                chunks = g;
-                cap = nc;
-            }
-            tchunk *t = &chunks[nchunks++];
-            memset(t, 0, sizeof *t);
-            t->file = &files[i];
-            t->start = r[c].start;
-            t->end = r[c].end;
-            t->line = r[c].line;
-            t->index = (int)c;
-            if (c == 0)
-                t->path = strdup(files[i].tmp_path);
-            else if (asprintf(&t->path, "%s.part%zu", files[i].tmp_path, c) < 0)
-                t->path = NULL;
-            if (!t->path)
-                status = 1;
-        }
-        free(r);
-    }
-    if (first)
-        first[npaths] = nchunks;
-    if (processes && !status) {
-        weft_procpool_opts ppo = {.workers = jobs, .name = "weft-etl"};
-        int rc = weft_procpool_create(&procs, &ppo);
-        if (rc < 0) {
-            fprintf(stderr, "weft etl transform: cannot start the worker processes: %s\n",
-                    weft_strerror(rc));
-            status = 1;
-        }
-    }
-    for (size_t c = 0; c < nchunks && !status; c++) {
-        if (!procs) {
-            weft_pool_submit(pool, run_chunk, &chunks[c], WEFT_NEVER, &chunks[c].f);
-            continue;
-        }
-        etl_wbuf req = {0};
-        put_request(&req, &chunks[c], nset_args, nfilter_args);
-        int rc = req.failed ? -ENOMEM
-                            : weft_procpool_submit(procs, WEFT_PROC_TASK_REF(transform_chunk),
-                                                   req.p, req.len, WEFT_NEVER, &chunks[c].f);
-        free(req.p);
-        if (rc < 0)
-            chunks[c].err = rc;
-    }
-    for (size_t c = 0; c < nchunks; c++) {
-        if (!chunks[c].f)
-            continue;
-        weft_future_wait(chunks[c].f, WEFT_NEVER);
-        if (procs) {
-            const void *data;
-            size_t len;
-            int rc = weft_procpool_result(chunks[c].f, &data, &len);
-            if (rc == 0)
-                rc = take_result(&chunks[c], data, len);
-            if (rc == WEFT_EWORKER_DIED) {
-                char why[160];
-                weft_procpool_describe(chunks[c].f, why, sizeof why);
-                fprintf(stderr, "weft etl transform: %s: a chunk's %s\n",
-                        chunks[c].file->in.path, why);
-            }
-            if (rc < 0)
-                chunks[c].err = rc;
-            atomic_fetch_add_explicit(&pr.bytes, chunks[c].end - chunks[c].start,
-                                      memory_order_relaxed);
-            atomic_fetch_add_explicit(&pr.rows, chunks[c].rows_in, memory_order_relaxed);
-        }
-        weft_future_unref(chunks[c].f);
-    }
-    weft_pool_destroy(pool);
-    weft_procpool_destroy(procs);
-    double seconds = (double)(weft_now() - pr.t0) / 1e9;
-    etl_progress_stop(&pr);
-    /* Bad records, in order; counts per file. */
+    j.progress = &run.progress;
     char *q_tmp = NULL;
-    FILE *q = j.on_err == ETL_QUARANTINE ? etl_out_open(j.quarantine, &q_tmp, "transform") : NULL;
-    if (j.on_err == ETL_QUARANTINE && !q)
+    FILE *q = NULL;
+    if (!status && j.on_err == ETL_QUARANTINE &&
+        !(q = etl_out_open(j.quarantine, &q_tmp, "transform")))
         status = 1;
-    bool failed_on_bad = false;
-    for (size_t c = 0; c < nchunks; c++) {
-        tchunk *k = &chunks[c];
-        tfile *f = k->file;
-        f->rows_in += k->rows_in;
-        f->rows_out += k->rows_out;
-        f->filtered += k->filtered;
-        f->rejected += k->rejected;
-        if (k->err < 0 && !f->err) {
-            f->err = k->err;
-            fprintf(stderr, "weft etl transform: %s: %s\n", f->in.path, weft_strerror(k->err));
-            status = 1;
-        }
-        for (bad *b = k->bads, *next; b; b = next) {
-            next = b->next;
-            if (j.on_err == ETL_FAIL && !failed_on_bad) {
-                fprintf(stderr, "%s:%llu: %s\n", f->in.path, (unsigned long long)b->line, b->reason);
-                failed_on_bad = true;
+    /* Step 1, twice at most: again, as one chunk, for the files whose cuts
+     * were wrong. */
+    for (int pass = 0; pass < 2 && !status; pass++) {
+        nchunks = 0;
+        for (size_t i = 0; i < npaths && !status; i++) {
+            tfile *f = &files[i];
+            if (pass == 1 && !f->in.whole)
+                continue;
+            size_t from = nchunks;
+            int rc = etl_plan_chunks(&f->in, run.pool, j.chunk_bytes, (void **)&chunks,
+                                     sizeof *chunks, &nchunks, &cap);
+            if (rc < 0) {
+                fprintf(stderr, "weft etl transform: %s: %s\n", f->in.path, weft_strerror(rc));
                 status = 1;
-            } else if (q) {
-                fwrite(b->raw, 1, b->raw_len, q);
-                fputc('\n', q);
             }
-            free(b->reason);
-            free(b->raw);
-            free(b);
+            f->nchunks = nchunks - from;
         }
+        bool again = !status && etl_run_chunks(&run, chunks, nchunks, sizeof *chunks);
+        /* Counts per file, and the bad records, in order; a file read
+         * again drops this pass's chunks (its first rewrites tmp_path). */
+        for (size_t c = 0; c < nchunks; c++) {
+            tchunk *k = &chunks[c];
+            tfile *f = file_of(k);
+            bool dropped = pass == 0 && f->in.whole;
+            etl_settle(&k->c, dropped, j.on_err, q, "transform", &status);
+            if (dropped) {
+                char *part = k->c.index ? part_path(f, k->c.index) : NULL;
+                if (part)
+                    unlink(part);
+                free(part);
+                continue;
+            }
+            f->rows_in += k->c.rows;
+            f->rows_out += k->rows_out;
+            f->filtered += k->filtered;
+            f->rejected += k->c.rejected;
+        }
+        if (!again)
+            break;
     }
+    double seconds = etl_runner_stop(&run);
     if (q && etl_out_commit(q, &q_tmp, j.quarantine, status == 0, "transform"))
         status = 1;
     /* Steps 2 and 3: outputs appear only if everything went well. */
-    for (size_t i = 0; first && i < npaths; i++) {
-        int rc = finish_file(&files[i], chunks + first[i], first[i + 1] - first[i], status == 0);
+    for (size_t i = 0; i < npaths; i++) {
+        int rc = finish_file(&files[i], status == 0);
         if (rc < 0 && status == 0) {
             fprintf(stderr, "weft etl transform: %s: %s\n", files[i].out_path, weft_strerror(rc));
             status = 1;
         }
     }
-    free(first);
     if (status == 0) {
         uint64_t in = 0, out = 0, filtered = 0, rejected = 0;
         for (size_t i = 0; i < npaths; i++) {
@@ -1353,8 +1171,6 @@ int weft_etl_transform(int argc, char **argv)
         }
     }
 done:
-    for (size_t c = 0; c < nchunks; c++)
-        free(chunks[c].path);
     free(chunks);
     for (size_t i = 0; files && i < npaths; i++) {
         etl_file_close(&files[i].in);

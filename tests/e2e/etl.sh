@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end tests of `weft etl` (gen, summarize): results against Python's
-# csv module, chunked runs against one-chunk runs (quoted line breaks
-# across the cuts included), every --on-error mode with the line numbers
+# End-to-end tests of `weft etl` (gen, summarize, transform): results
+# against Python's csv module, chunked runs against one-chunk runs (quoted
+# line breaks across the cuts included, and a cut guessed wrong), both
+# backends, every --on-error mode with the line numbers
 # and reasons of bad records, the output formats, group-by, and the errors
 # of bad command lines.
 #   tests/e2e/etl.sh WEFT_BINARY
@@ -153,6 +154,32 @@ assert len(a) == len(b) == 20001
 for x, y in zip(a[1:], b[1:]):
     assert x[0] == y[0] and x[1] == y[1] and abs(float(y[2]) - float(x[2]) - 1) < 1e-9, (x, y)
 EOF2
+
+echo "-- a quote inside an unquoted field breaks the cuts' guess: the file is read again whole"
+python3 - "$dir/stray.csv" <<'EOF2'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("id,name,amount\n")
+    for i in range(20000):
+        if i % 997 == 5:
+            f.write(f'{i},ab"c,{i}\n')  # read as text: a quote that opens nothing
+        elif i % 13 == 0:
+            f.write(f'{i},"x\ny, ""q""",{i}\n')
+        else:
+            f.write(f"{i},n{i},{i}\n")
+EOF2
+for backend in threads processes; do
+  "$weft" etl summarize --json --backend $backend --chunk 4k "$dir/stray.csv" > "$dir/st-$backend.json"
+  [ "$(json "$dir/st-$backend.json" "d['rows_out'], d['rejected'], d['total']['columns']['amount']['sum']")" = "(20000, 0, 199990000)" ] \
+    || fail "summarize --backend $backend after a wrong cut: $(cat "$dir/st-$backend.json")"
+  "$weft" etl transform --no-progress --json --backend $backend --chunk 4k --set 'a=amount*2' -o "$dir/sc-$backend" "$dir/stray.csv" > "$dir/sc-$backend.json"
+  [ "$(json "$dir/sc-$backend.json" "d['rows_in'], d['rows_out'], d['rejected']")" = "(20000, 20000, 0)" ] \
+    || fail "transform --backend $backend after a wrong cut: $(cat "$dir/sc-$backend.json")"
+  [ -z "$(ls -A "$dir/sc-$backend" | grep -v '^stray.csv$')" ] || fail "transform left parts: $(ls -A "$dir/sc-$backend")"
+done
+"$weft" etl transform --no-progress --chunk 1G --set 'a=amount*2' -o "$dir/sc-whole" "$dir/stray.csv" > /dev/null
+cmp -s "$dir/sc-threads/stray.csv" "$dir/sc-whole/stray.csv" || fail "transform after a wrong cut differs"
+cmp -s "$dir/sc-processes/stray.csv" "$dir/sc-whole/stray.csv" || fail "transform (processes) after a wrong cut differs"
 
 echo "-- transform: a failure leaves no output; bad records skipped or quarantined"
 mkdir -p "$dir/t3"
