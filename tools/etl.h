@@ -146,12 +146,7 @@ void etl_progress_stop(etl_progress *p);
  *     records with etl_reject();
  *   - etl_settle() reports a chunk's error and bad records, once the pass
  *     is done.
- * Synchronization: a chunk is written only by the thread or the worker
- * process that runs it (a process's result is copied into it by
- * etl_run_chunks on the main thread), and read by the main thread after
- * its future is done: the future's completion orders the two. The
- * progress counters are the only state written by several threads
- * (atomics, relaxed: they are only displayed). */
+ * Who touches a chunk when: tools/etl_chunks.c, Synchronization. */
 
 /* A bad record kept for the report: the first one for --on-error fail and
  * skip, all of them for quarantine (their bytes go to its file). */

@@ -1,7 +1,14 @@
 /* The chunks of `weft etl`: what summarize and transform share between
  * cutting their files (tools/etl_files.c) and their own work on a chunk's
- * records. The steps, and who touches a chunk when, are in tools/etl.h
- * (section "chunks"). */
+ * records. The steps are in tools/etl.h (section "chunks").
+ *
+ * Synchronization: a chunk is written by the one pool thread that runs it
+ * (or, with processes, by etl_run_chunks copying its worker's result, on
+ * the main thread), and read by the main thread only after
+ * weft_future_wait() on its future: the future's completion (release)
+ * and the wait (acquire) order the two. Files and the job are read-only
+ * while chunks run. The progress counters are the only words written by
+ * several threads at once: relaxed atomics, only displayed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>

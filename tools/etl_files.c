@@ -1,7 +1,15 @@
 /* The parts of `weft etl` that every subcommand uses on its input files:
  * opening a CSV file and reading its header and column types, cutting it
  * into chunks at record starts (see tools/etl_summarize.c, steps 1 and 2,
- * for how), and the progress line. */
+ * for how), the progress line, the shared options, the messages of the
+ * processes backend, and outputs written whole or not at all.
+ *
+ * Synchronization: etl_plan's pieces are each written by the pool thread
+ * that counts it and read after weft_future_wait() on its future (the
+ * future orders the two); the file's descriptor is shared read-only
+ * (pread). The progress thread reads relaxed counters (display only) and
+ * polls `stop` (seq_cst); etl_progress_stop() joins it, so nothing of it
+ * outlives the call. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

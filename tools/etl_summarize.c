@@ -26,7 +26,12 @@
  *      (tools/etl_chunks.c checks, for transform too).
  * Bad records (--on-error): fail stops at the first with file:line and the
  * reason; skip counts them; quarantine=FILE also writes their bytes there.
- * Either way rows in = rows out + rows rejected, and the report says so. */
+ * Either way rows in = rows out + rows rejected, and the report says so.
+ *
+ * Synchronization: a chunk and its partial aggregate belong to the thread
+ * running it until its future is done, then to the main thread, which
+ * alone merges (tools/etl_chunks.c); files and the job are read-only
+ * while chunks run. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>

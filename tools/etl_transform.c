@@ -19,7 +19,13 @@
  * names given by an earlier --set), + - * / and parentheses. Arithmetic
  * reads its columns as numbers: an empty value gives an empty result, text
  * makes the record bad. A filter is COLUMN OP VALUE with OP one of == !=
- * < <= > >=: numeric when VALUE is a number, else a comparison of text. */
+ * < <= > >=: numeric when VALUE is a number, else a comparison of text.
+ *
+ * Synchronization: a chunk, and its part file, belong to the thread (or
+ * worker process) running it until its future is done, then to the main
+ * thread (tools/etl_chunks.c); files and the job, with their bound
+ * expressions, are read-only while chunks run; each thread has its own
+ * output buffer (_Thread_local). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -85,12 +85,16 @@ typedef struct weft_csv_reader weft_csv_reader;
  * Thread-safety: any thread. */
 int weft_csv_reader_create(weft_csv_reader **out, const weft_csv_opts *opts);
 
-/* weft_csv_reader_destroy: free r. NULL is ignored. */
+/* weft_csv_reader_destroy: free r, and any record kept for the next feed.
+ * NULL is ignored.
+ * Returns: nothing. Ownership: r is consumed.
+ * Thread-safety: r's thread, no call on r running. */
 void weft_csv_reader_destroy(weft_csv_reader *r);
 
 /* weft_csv_reader_reset: forget any partial record, and number what comes
  * next from this byte offset and line (a chunk of a file). A reset to 0
- * also makes a leading byte order mark skipped again. */
+ * also makes a leading byte order mark skipped again.
+ * Returns: nothing (it cannot fail). Thread-safety: r's thread. */
 void weft_csv_reader_reset(weft_csv_reader *r, uint64_t offset, uint64_t line);
 
 /* weft_csv_feed: the next len bytes of input. Calls fn for every record
@@ -103,25 +107,31 @@ int weft_csv_feed(weft_csv_reader *r, const void *data, size_t len, weft_csv_fn 
 
 /* weft_csv_finish: the end of the input: the last record, if it had no
  * line break, is delivered (malformed if a quote is still open).
- * Returns: 0, or fn's nonzero return. The reader is then as after reset. */
+ * Returns: 0, or fn's nonzero return. The reader is then as after reset.
+ * Thread-safety: r's thread. */
 int weft_csv_finish(weft_csv_reader *r, weft_csv_fn *fn, void *ctx);
 
 /* weft_csv_reader_in_quotes: whether the input fed so far ends inside a
- * quoted field (a record kept for the next feed has an open quote). */
+ * quoted field (a record kept for the next feed has an open quote).
+ * Returns: that; false after reset or finish. Thread-safety: r's thread. */
 bool weft_csv_reader_in_quotes(const weft_csv_reader *r);
 
-/* weft_csv_count_quotes: how many quote characters buf[0..len) holds. */
+/* weft_csv_count_quotes: how many quote characters buf[0..len) holds.
+ * Returns: the count (0 for len 0). quote 0: '"'.
+ * Thread-safety: any thread (no state). */
 size_t weft_csv_count_quotes(const void *buf, size_t len, char quote);
 
 /* weft_csv_count_breaks: how many line breaks buf[0..len) holds: LF, CR
  * LF and a lone CR count one each (a CR at the very end counts as lone:
- * a caller joining buffers subtracts one when the next starts with LF). */
+ * a caller joining buffers subtracts one when the next starts with LF).
+ * Returns: the count. Thread-safety: any thread (no state). */
 size_t weft_csv_count_breaks(const void *buf, size_t len);
 
 /* weft_csv_find_record_start: the offset in buf of the first record that
  * starts after a line break outside quotes, given whether buf[0] is
- * inside a quoted field (in_quotes). Returns len if there is none.
- * delimiter/quote as in the options (0: the defaults). */
+ * inside a quoted field (in_quotes). quote as in the options (0: '"').
+ * Returns: that offset, or len if there is none (no error).
+ * Thread-safety: any thread (no state). */
 size_t weft_csv_find_record_start(const void *buf, size_t len, bool in_quotes, char quote);
 
 #ifdef __cplusplus

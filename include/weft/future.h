@@ -1,7 +1,8 @@
 /* weft/future.h: one future type for every producer.
  *
  * A weft_future is the result of work that finishes later: a thread pool
- * task, an event loop task (weft/loop.h); process pool tasks later. The
+ * task, an event loop task (weft/loop.h), a process pool task
+ * (weft/procpool.h). The
  * producer creates it, may mark it running, and completes it once with a
  * value or an error; consumers wait for it (with a deadline), read its
  * result, register completion callbacks or cancel it.

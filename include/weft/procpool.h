@@ -150,7 +150,10 @@ int weft_proc_return(weft_proc_ctx *ctx, const void *data, size_t len);
  * Thread-safety: the task's thread, during the task. */
 void *weft_proc_result_buffer(weft_proc_ctx *ctx, size_t len);
 
-/* weft_proc_in_worker: true in a worker process of a pool. */
+/* weft_proc_in_worker: whether the calling process is a worker of a
+ * process pool (a task can tell it runs out of its parent).
+ * Returns: true in a worker, false elsewhere (the parent, the zygote
+ *          before it forks). Thread-safety: any thread. */
 bool weft_proc_in_worker(void);
 
 /* ---- The pool (in the parent) --------------------------------------------- */
@@ -195,6 +198,7 @@ int weft_procpool_create(weft_procpool **out, const weft_procpool_opts *opts);
 
 /* weft_procpool_destroy: shut down with WAIT if not done, then free the
  * pool. Futures the caller holds stay valid. NULL is ignored.
+ * Returns: nothing; it cannot fail (every process is reaped).
  * Ownership: consumes pool.
  * Thread-safety: any thread, once no other call on the pool runs. */
 void weft_procpool_destroy(weft_procpool *pool);
@@ -236,8 +240,11 @@ int weft_procpool_result(weft_future *f, const void **data, size_t *len);
 int weft_procpool_describe(weft_future *f, char *buf, size_t len);
 
 /* weft_procpool_task_signal: the signal that killed the worker running
- * f's task (last attempt), or 0 if it did not die by a signal. The exit
- * status, if it exited, through weft_procpool_describe(). */
+ * f's task (last attempt). The exit status, if it exited, through
+ * weft_procpool_describe().
+ * Returns: the signal number, or 0 if no worker died by a signal running
+ *          it, f is not finished, or f is not a process pool future.
+ * Ownership: f is borrowed. Thread-safety: any thread. */
 int weft_procpool_task_signal(weft_future *f);
 
 /* ---- map --------------------------------------------------------------- */
@@ -324,7 +331,10 @@ int weft_procpool_metrics_get(weft_procpool *pool, weft_procpool_metrics *out);
  * Returns: 0. Errors: -EINVAL; -ENOMEM. Thread-safety: any thread. */
 int weft_procpool_report(weft_procpool *pool, weft_report *r, const char *prefix);
 
-/* weft_procpool_workers: the number of worker processes. */
+/* weft_procpool_workers: the number of worker processes the pool keeps
+ * (opts.workers, or the CPUs; a dead one is replaced, so this does not
+ * change). Returns: that number; 0 if pool is NULL.
+ * Thread-safety: any thread. */
 unsigned weft_procpool_workers(const weft_procpool *pool);
 
 #ifdef __cplusplus

@@ -82,7 +82,10 @@ int weft_shm_destroy(weft_shm *s);
 int weft_shm_unlink(const char *name);
 
 /* weft_shm_data / weft_shm_size / weft_shm_name: the mapping's address,
- * its size in bytes, and the segment's name (owned by s).
+ * its size in bytes, and the segment's name.
+ * Returns: those (no error; s must be a live handle).
+ * Ownership: the memory and the name belong to s, valid until
+ *            weft_shm_destroy(s).
  * Thread-safety: any thread. */
 void *weft_shm_data(const weft_shm *s);
 size_t weft_shm_size(const weft_shm *s);
@@ -103,18 +106,21 @@ const char *weft_shm_name(const weft_shm *s);
 /* weft_shm_array_create: a new segment holding count elements of
  * elem_size bytes each, zero-filled.
  * Returns / Errors / Ownership: as weft_shm_create; -EINVAL also for a
- *         zero elem_size or count, -EOVERFLOW if the size overflows. */
+ *         zero elem_size or count, -EOVERFLOW if the size overflows.
+ * Thread-safety: any thread. */
 int weft_shm_array_create(weft_shm **out, const char *name, size_t elem_size, size_t count);
 
 /* weft_shm_array_open: open an array made by weft_shm_array_create.
- * *count (if not NULL) gets its element count.
+ * Returns: 0, *out, and *count (if not NULL): its element count.
  * Errors: as weft_shm_open; -EPROTO if the segment is not a weft array or
- *         its element size is not elem_size. */
+ *         its element size is not elem_size.
+ * Ownership: as weft_shm_open. Thread-safety: any thread. */
 int weft_shm_array_open(weft_shm **out, const char *name, size_t elem_size, size_t *count);
 
-/* weft_shm_array_data: the first element, or NULL if s is not an array of
- * elem_size-byte elements. *count (if not NULL) gets the element count.
- * Thread-safety: any thread. */
+/* weft_shm_array_data: the elements of the array s.
+ * Returns: the first element and *count (if not NULL): the element count;
+ *          NULL if s is not an array of elem_size-byte elements.
+ * Ownership: the memory belongs to s. Thread-safety: any thread. */
 void *weft_shm_array_data(const weft_shm *s, size_t elem_size, size_t *count);
 
 /* The elements of s as a T *, or NULL if sizeof(T) is not their size. */
