@@ -70,7 +70,7 @@ int weft_csv_reader_create(weft_csv_reader **out, const weft_csv_opts *opts)
     r->quote = quote;
     r->max_fields = opts->max_fields ? opts->max_fields : 65536;
     r->max_record = opts->max_record ? opts->max_record : (size_t)64 << 20;
-    r->fields_cap = 64;
+    r->fields_cap = r->max_fields < 64 ? r->max_fields : 64;
     r->fields = malloc(r->fields_cap * sizeof *r->fields);
     if (!r->fields) {
         free(r);
@@ -409,6 +409,72 @@ done:;
     return *rc ? REC_STOP : REC_DONE;
 }
 
+/* ---- records without quotes -------------------------------------------------------------- */
+
+/* A bit per byte of p[0..64) that is one of the four special bytes. */
+static inline uint64_t special_mask64(const char *p, char delim, char quote)
+{
+    return (uint64_t)special_mask(p, delim, quote) |
+           (uint64_t)special_mask(p + 16, delim, quote) << 16 |
+           (uint64_t)special_mask(p + 32, delim, quote) << 32 |
+           (uint64_t)special_mask(p + 48, delim, quote) << 48;
+}
+
+/* The fast path: deliver the records at p that hold no quote character
+ * and end within [p, end - 1), walking 64-byte masks of the special bytes
+ * (a delimiter ends a field, a line break a record) without looking at a
+ * byte twice. Returns where it stopped: the start of the first record it
+ * did not deliver (one with a quote, or one that may not end in the
+ * buffer), for parse_record to take; or, with *rc set, past the record
+ * whose delivery returned nonzero or could not be pushed. */
+static const char *quoteless_records(weft_csv_reader *r, scan *sc, const char *p,
+                                     const char *end, weft_csv_fn *fn, void *ctx, int *rc)
+{
+    const char delim = r->delim, quote = r->quote;
+    const char *rec = p, *f = p; /* the record's and the field's first bytes */
+    size_t n = 0;
+    for (const char *blk = p; end - blk > 64; blk += 64) {
+        uint64_t m = special_mask64(blk, delim, quote);
+        for (; m; m &= m - 1) {
+            const char *c = blk + __builtin_ctzll(m);
+            if (c < f)
+                continue; /* the LF of a CR LF */
+            if (*c == quote)
+                return rec;
+            if (*c == delim || c > rec || n > 0) {
+                if (n < r->fields_cap) {
+                    r->fields[n++] = (weft_csv_field){f, (size_t)(c - f), false};
+                } else if ((*rc = push_field(r, &n, f, (size_t)(c - f), false)) < 0) {
+                    return rec;
+                }
+            }
+            f = c + 1;
+            if (*c == delim)
+                continue;
+            /* A line break ends the record; end - c > 1 here, so a CR's
+             * next byte is known. */
+            if (*c == '\r' && c[1] == '\n')
+                f++;
+            weft_csv_record out = {
+                .fields = r->fields,
+                .count = n,
+                .line = sc->line,
+                .offset = sc->base_offset + (uint64_t)(rec - sc->base),
+                .error = (size_t)(f - rec) > r->max_record ? "the record is longer than the limit"
+                                                            : NULL,
+                .raw = rec,
+                .raw_len = (size_t)(c - rec),
+            };
+            sc->line++;
+            if ((*rc = fn(ctx, &out)) != 0)
+                return f;
+            rec = f;
+            n = 0;
+        }
+    }
+    return rec;
+}
+
 /* ---- feeding ----------------------------------------------------------------------------- */
 
 static int keep(weft_csv_reader *r, const char *p, size_t len)
@@ -457,6 +523,11 @@ static int parse_buffer(weft_csv_reader *r, scan *sc, const char *p, const char 
 {
     while (p < end) {
         int rc = 0;
+        p = quoteless_records(r, sc, p, end, fn, ctx, &rc);
+        if (rc)
+            return rc;
+        if (p == end)
+            break;
         bool open_quote;
         const char *at = p;
         switch (parse_record(r, sc, &p, end, fn, ctx, &rc, &open_quote)) {
