@@ -5,7 +5,10 @@
  * places where something happens, and the loop jumps from one set bit to
  * the next; ordinary bytes are never looked at one by one. A quoted field
  * is crossed with memchr to its next quote. SSE2 on x86-64, NEON on
- * AArch64, a byte loop elsewhere.
+ * AArch64, a byte loop elsewhere. Records with no quote at all (most of
+ * most files) take a faster path, quoteless_records(): a 64-bit mask per
+ * 64 bytes, walked bit by bit across field and record ends; a quote hands
+ * the record over to parse_record().
  *
  * Feeding. parse_buffer() handles the records that end inside one buffer,
  * pointing fields into it. What is left at its end (a record that goes on
