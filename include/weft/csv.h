@@ -134,6 +134,26 @@ size_t weft_csv_count_breaks(const void *buf, size_t len);
  * Thread-safety: any thread (no state). */
 size_t weft_csv_find_record_start(const void *buf, size_t len, bool in_quotes, char quote);
 
+/* weft_csv_parse_number: a field's text s[0..len) as a number: an
+ * optional sign, decimal digits with at most one '.' (at least one digit
+ * in all: "1." and ".5" are numbers), an optional exponent (e or E, an optional sign,
+ * digits); nothing else: no spaces, no "inf" or "nan", no hexadecimal.
+ * The value is correctly rounded, as strtod rounds it; plain decimals
+ * of up to 8 bytes take a branch-free path.
+ * Returns: true and *out, or false (text; *out untouched).
+ * Thread-safety: any thread (no state). */
+bool weft_csv_parse_number(const char *s, size_t len, double *out);
+
+/* weft_csv_parse_decimal: a field's text s[0..len) when it is a plain
+ * decimal: an optional sign, 1 to 18 digits with at most one '.' (no
+ * exponent), as an integer and a scale: the value is exactly
+ * *mant / 10^*scale ("-12.50": -1250 and 2). Made for exact sums; up to 8
+ * bytes of digits and a point take a branch-free path.
+ * Returns: true, *mant and *scale; or false (any other text, numbers
+ * with an exponent or more digits included: see weft_csv_parse_number).
+ * Thread-safety: any thread (no state). */
+bool weft_csv_parse_decimal(const char *s, size_t len, int64_t *mant, unsigned *scale);
+
 #ifdef __cplusplus
 }
 #endif

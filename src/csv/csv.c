@@ -735,3 +735,157 @@ size_t weft_csv_find_record_start(const void *buf, size_t len, bool in_quotes, c
         p = c + 1;
     }
 }
+
+/* ---- numbers -------------------------------------------------------------------------------- */
+
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CSV_SWAR 1
+#define ONES 0x0101010101010101ull
+
+/* s[0..len) for len 1..8 in the low bytes of a word (s[0] lowest), the
+ * rest zero, with two overlapping loads and no loop. */
+static inline __attribute__((always_inline)) uint64_t load_short(const char *s, size_t len)
+{
+    if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + len - 4, 4);
+        return a | (uint64_t)b << (8 * (len - 4));
+    }
+    return (uint64_t)(uint8_t)s[0] | (uint64_t)(uint8_t)s[len / 2] << (8 * (len / 2)) |
+           (uint64_t)(uint8_t)s[len - 1] << (8 * (len - 1));
+}
+
+/* The 1..8 bytes of s as digits with at most one '.', without a loop. The
+ * text is moved to the top of a word and '0's fill the bytes before it,
+ * so that every check and the conversion work on all eight bytes at once
+ * (the first digit is in the lowest byte: little-endian); a point is
+ * found and squeezed out, and eight digits are combined in three
+ * multiplications. */
+static inline __attribute__((always_inline)) bool short_decimal(const char *s, size_t len,
+                                                                uint64_t *mant, unsigned *scale)
+{
+    const uint64_t zeros = 0x30 * ONES, high = 0xF0F0F0F0F0F0F0F0ull;
+    unsigned pad = 8 * (8 - (unsigned)len);
+    uint64_t v = load_short(s, len) << pad | (zeros & ((1ull << pad) - 1));
+    uint64_t x = v ^ (0x2E * ONES); /* '.' bytes become zero */
+    uint64_t dots = (x - ONES) & ~x & 0x80 * ONES;
+    *scale = 0;
+    if (dots) {
+        /* The first zero byte is exact (the flags above it may not be). */
+        unsigned at = (unsigned)__builtin_ctzll(dots) / 8;
+        if (len == 1)
+            return false; /* "." */
+        uint64_t below = (1ull << (8 * at)) - 1;
+        v = (v & ~below & ~(0xFFull << (8 * at))) | (v & below) << 8 | 0x30;
+        *scale = 7 - at;
+    }
+    /* A byte is a digit when its high nibble is 3, and stays 3 once 6 is
+     * added (0x3A..0x3F carry into the high nibble). */
+    if ((v & high) != zeros || ((v + 0x06 * ONES) & high) != zeros)
+        return false;
+    uint64_t d = v - zeros;
+    d = d * 10 + (d >> 8); /* pairs */
+    *mant = ((d & 0x000000FF000000FFull) * (100 + (1000000ull << 32)) +
+             ((d >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32))) >>
+            32;
+    return true;
+}
+#endif
+
+/* The unsigned part: digits with at most one '.', 1 to 18 digits. */
+static inline __attribute__((always_inline)) bool decimal_digits(const char *p, size_t len, uint64_t *mant, unsigned *scale)
+{
+#if CSV_SWAR
+    if (len >= 1 && len <= 8)
+        return short_decimal(p, len, mant, scale);
+#endif
+    uint64_t m = 0;
+    unsigned digits = 0, fracs = 0;
+    bool dot = false;
+    for (const char *end = p + len; p < end; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (d < 10) {
+            m = m * 10 + d;
+            digits++;
+            fracs += dot;
+        } else if (*p == '.' && !dot) {
+            dot = true;
+        } else {
+            return false;
+        }
+        if (digits > 18)
+            return false;
+    }
+    if (!digits)
+        return false;
+    *mant = m;
+    *scale = fracs;
+    return true;
+}
+
+bool weft_csv_parse_decimal(const char *s, size_t len, int64_t *mant, unsigned *scale)
+{
+    bool neg = len && s[0] == '-';
+    size_t sign = len && (s[0] == '-' || s[0] == '+');
+    uint64_t m;
+    if (!decimal_digits(s + sign, len - sign, &m, scale))
+        return false;
+    *mant = neg ? -(int64_t)m : (int64_t)m;
+    return true;
+}
+
+bool weft_csv_parse_number(const char *s, size_t len, double *out)
+{
+    const char *p = s, *end = s + len;
+    bool neg = false;
+    if (p < end && (*p == '-' || *p == '+'))
+        neg = *p++ == '-';
+    /* Exact (Clinger): a mantissa under 2^53 is an exact double, so is the
+     * power of ten, and one division rounds correctly; a division costs
+     * more than the rest together, so integers skip it. */
+    uint64_t mant;
+    unsigned scale;
+    if (decimal_digits(p, (size_t)(end - p), &mant, &scale) && mant < (1ull << 53)) {
+        double v = scale ? (double)mant / pow10_exact[scale] : (double)mant;
+        *out = neg ? -v : v;
+        return true;
+    }
+    /* The rest: digits and a point, an exponent (digits with an optional
+     * sign), then strtod. */
+    size_t digits = 0;
+    while (p < end && (unsigned)(*p - '0') < 10)
+        p++, digits++;
+    if (p < end && *p == '.')
+        for (p++; p < end && (unsigned)(*p - '0') < 10; p++)
+            digits++;
+    if (!digits)
+        return false;
+    if (p < end) {
+        if (*p != 'e' && *p != 'E')
+            return false;
+        const char *e = p + 1;
+        if (e < end && (*e == '-' || *e == '+'))
+            e++;
+        if (e == end)
+            return false;
+        for (; e < end; e++)
+            if ((unsigned)(*e - '0') >= 10)
+                return false;
+    }
+    char buf[128];
+    if (len >= sizeof buf)
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    char *stop;
+    double v = strtod(buf, &stop);
+    if (stop != buf + len)
+        return false;
+    *out = v;
+    return true;
+}

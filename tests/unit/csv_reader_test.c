@@ -9,10 +9,13 @@
  * - chunks cut with weft_csv_count_quotes/weft_csv_find_record_start and
  *   parsed separately give the records of the whole, also when quoted
  *   line breaks straddle the cuts;
+ * - numbers (weft_csv_parse_number, weft_csv_parse_decimal) against strtod
+ *   and the grammar;
  * - differential: random tricky inputs read by Python's csv module
  *   (strict=True) and by the reader: the same rows, or both reject at the
  *   same record (skipped without python3). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,6 +393,116 @@ static void test_quoteless_blocks(void)
     free(sink.buf);
 }
 
+/* ---- numbers -------------------------------------------------------------------------------- */
+
+/* The grammar, checked the slow way: [sign] digits [. digits] [e [sign]
+ * digits], at least one mantissa digit. */
+static bool is_number_text(const char *s, size_t len)
+{
+    size_t i = 0, mant = 0;
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        i++;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+        mant++;
+    if (i < len && s[i] == '.')
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+            mant++;
+    if (!mant)
+        return false;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t e = 0;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+            e++;
+        if (!e)
+            return false;
+    }
+    return i == len;
+}
+
+static void check_number(const char *s, size_t len)
+{
+    char buf[64];
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    double got = -12345.678, want = 0;
+    bool ok = weft_csv_parse_number(s, len, &got);
+    bool valid = is_number_text(s, len);
+    if (valid)
+        want = strtod(buf, NULL);
+    if (ok != valid)
+        WT_FAIL_("\"%s\": %s, want %s", buf, ok ? "a number" : "text", valid ? "a number" : "text");
+    if (!ok && got != -12345.678)
+        WT_FAIL_("\"%s\": text, but *out was written", buf);
+    if (ok && memcmp(&got, &want, sizeof got) != 0)
+        WT_FAIL_("\"%s\": %.17g, want %.17g", buf, got, want);
+    /* The same text as a plain decimal: a number without exponent and
+     * with at most 18 digits; the integer and scale written back as a
+     * decimal have the same value. */
+    size_t digits = 0;
+    bool exponent = false;
+    for (size_t i = 0; i < len; i++) {
+        digits += s[i] >= '0' && s[i] <= '9';
+        exponent |= s[i] == 'e' || s[i] == 'E';
+    }
+    int64_t mant = 7;
+    unsigned scale = 99;
+    bool dec = weft_csv_parse_decimal(s, len, &mant, &scale);
+    if (dec != (valid && !exponent && digits <= 18))
+        WT_FAIL_("\"%s\": parse_decimal says %d", buf, dec);
+    if (dec) {
+        char back[64];
+        unsigned long long m = mant < 0 ? 0ull - (unsigned long long)mant : (unsigned long long)mant;
+        int n = snprintf(back, sizeof back, "%s%0*llu", mant < 0 ? "-" : "", (int)scale + 1, m);
+        memmove(back + n - scale + 1, back + n - scale, scale + 1);
+        back[n - scale] = '.';
+        double again = strtod(back, NULL);
+        if (again != want)
+            WT_FAIL_("\"%s\": parse_decimal gives %lld and %u (%s)", buf, (long long)mant, scale, back);
+    }
+}
+
+/* weft_csv_parse_number against strtod and the grammar: random strings
+ * over the characters that matter (every length through the 8-byte fast
+ * path and past it), every digit at every place of 8, and edge cases. The
+ * input is copied to the end of a page-sized buffer so that a read past
+ * it would be caught under ASan. */
+static void test_numbers(void)
+{
+    static const char *known[] = {"0",    "-0",  "+1",      "1.",       ".5",        "-.5",
+                                  ".",    "-",   "+",       "",         "1e5",       "1E-5",
+                                  "1e",   "1e+", "12345678", "1234567.8", "99999999", "0.0000001",
+                                  "1..2", "1.2.3", "--1",   " 1",       "1 ",        "0x10",
+                                  "inf",  "nan", "123456789012345678", "9007199254740993",
+                                  "1234.5678e3", "4.9e-324", "1e400", "12345678.9"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        check_number(known[i], strlen(known[i]));
+    static const char alphabet[] = "0123456789012345678901234567890123456789..-+eE x:/?";
+    char *page = malloc(4096);
+    WT_ASSERT(page);
+    for (int round = 0; round < WT_SCALE(300000); round++) {
+        size_t len = pick(19);
+        char *s = page + 4096 - len;
+        for (size_t i = 0; i < len; i++)
+            s[i] = alphabet[pick(sizeof alphabet - 1)];
+        check_number(s, len);
+    }
+    /* Each digit value at each place of an 8-digit number, with a point. */
+    for (int place = 0; place < 8; place++)
+        for (int d = 0; d < 10; d++) {
+            char s[10] = "11111111";
+            s[place] = (char)('0' + d);
+            check_number(s, 8);
+            memmove(s + place + 1, s + place, 8 - (size_t)place);
+            s[place] = '.';
+            check_number(s, 8);
+            check_number(s, 9);
+        }
+    free(page);
+}
+
 /* ---- differential: Python's csv module -------------------------------------------- */
 
 /* Reads every file named on its command line; prints each one's rows
@@ -497,6 +610,7 @@ int main(void)
     WT_RUN(test_chunks);
     WT_RUN(test_quoteless_blocks);
     WT_RUN(test_counts);
+    WT_RUN(test_numbers);
     WT_RUN(test_against_python);
     return 0;
 }
