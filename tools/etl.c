@@ -48,63 +48,6 @@ int weft_cmd_etl(int argc, char **argv)
 
 /* ---- shared helpers ----------------------------------------------------------------- */
 
-bool weft_etl_parse_number(const char *s, size_t len, double *out)
-{
-    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-    const char *p = s, *end = s + len;
-    bool neg = false;
-    if (p < end && (*p == '-' || *p == '+'))
-        neg = *p++ == '-';
-    /* Digits, a point, digits: the mantissa as an integer (it may wrap past
-     * 19 digits; those take the slow path below anyway). */
-    uint64_t mant = 0;
-    const char *digits = p;
-    while (p < end && (unsigned)(*p - '0') < 10)
-        mant = mant * 10 + (uint64_t)(*p++ - '0');
-    size_t ints = (size_t)(p - digits), fracs = 0;
-    if (p < end && *p == '.') {
-        const char *f = ++p;
-        while (p < end && (unsigned)(*p - '0') < 10)
-            mant = mant * 10 + (uint64_t)(*p++ - '0');
-        fracs = (size_t)(p - f);
-    }
-    if (ints + fracs == 0)
-        return false;
-    /* Exact fast path (Clinger): at most 15 digits make an exact double,
-     * so does the power of ten, and one division rounds correctly. */
-    if (p == end && ints + fracs <= 15) {
-        double v = (double)mant / p10[fracs];
-        *out = neg ? -v : v;
-        return true;
-    }
-    /* The rest: an exponent (digits with an optional sign), then strtod. */
-    if (p < end) {
-        if (*p != 'e' && *p != 'E')
-            return false;
-        const char *e = p + 1;
-        if (e < end && (*e == '-' || *e == '+'))
-            e++;
-        if (e == end)
-            return false;
-        for (; e < end; e++)
-            if ((unsigned)(*e - '0') >= 10)
-                return false;
-    }
-    char buf[128];
-    if (len >= sizeof buf)
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = 0;
-    char *stop;
-    double v = strtod(buf, &stop);
-    if (stop != buf + len)
-        return false;
-    *out = v;
-    return true;
-}
-
 int64_t weft_etl_parse_size(const char *s)
 {
     char *end;

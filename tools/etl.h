@@ -17,12 +17,6 @@ int weft_etl_gen(int argc, char **argv);
 int weft_etl_summarize(int argc, char **argv);
 int weft_etl_transform(int argc, char **argv);
 
-/* A number in a CSV field: an optional sign, digits with at most one
- * '.', an optional exponent; nothing else (no spaces, no "nan"). Returns
- * true and *out, or false for text. Exact (correctly rounded) values:
- * the common short decimals go through a fast path, the rest strtod. */
-bool weft_etl_parse_number(const char *s, size_t len, double *out);
-
 /* "1.5G", "200M", "64k", "1000": bytes; -1 if malformed. */
 int64_t weft_etl_parse_size(const char *s);
 

@@ -25,7 +25,7 @@
 
 #include "tools/etl.h"
 
-enum { BLOCK = 4 << 20, MAX_COLS = 65536 };
+enum { BLOCK = 256 << 10, MAX_COLS = 65536 };
 
 static etl_chunk *chunk_at(void *chunks, size_t size, size_t i)
 {

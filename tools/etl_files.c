@@ -26,7 +26,7 @@
 
 #include "tools/etl.h"
 
-enum { BLOCK = 4 << 20, TYPE_ROWS = 100, MAX_COLS = 4096 };
+enum { BLOCK = 256 << 10, TYPE_ROWS = 100, MAX_COLS = 4096 };
 
 /* ---- a file's header and column types ----------------------------------------------- */
 
@@ -79,7 +79,7 @@ static int on_head(void *arg, const weft_csv_record *r)
         double v;
         if (r->fields[i].len == 0)
             continue;
-        if (weft_etl_parse_number(r->fields[i].data, r->fields[i].len, &v))
+        if (weft_csv_parse_number(r->fields[i].data, r->fields[i].len, &v))
             h->values[i]++;
         else
             h->texts[i]++;

@@ -13,9 +13,10 @@
  *      quoted field, and weft_csv_find_record_start moves it to the next
  *      record. Small files are one chunk.
  *   3. The chunks run on a thread pool (--jobs), each with its own reader
- *      and partial aggregate, reading its byte range in 4 MiB blocks: the
- *      memory used is --jobs blocks plus the aggregates, whatever the size
- *      of the input.
+ *      and partial aggregate, reading its byte range in 256 KiB blocks
+ *      (they stay in the core's cache while it parses them): the memory
+ *      used is --jobs blocks plus the aggregates, whatever the size of the
+ *      input.
  *   4. Partial aggregates are merged in file and chunk order (means and
  *      variances by Chan's formulas, sums compensated). Step 2 also
  *      counted the line breaks before each cut, so every chunk reports
@@ -55,53 +56,121 @@ typedef enum format { FMT_TABLE, FMT_JSON, FMT_CSV } format;
 
 /* ---- statistics --------------------------------------------------------------------- */
 
-/* A column's statistics. While a chunk adds values they are kept as sums
- * of (x - shift), shift being the first value (the shifted-data variance:
- * stable, and no division per value); stats_close turns them into the
- * mean and M2 that chunks merge by Chan's formulas. */
-typedef struct stats {
+/* A column's statistics, in two parts:
+ * - plain decimals (most values: "504.89", "13023716") exactly, as
+ *   integers at a common scale (the value is the integer / 10^scale):
+ *   count, sum, sum of squares in 128 bits, min, max. Adding and merging
+ *   them is exact; the sum and the variance of decimal data are the exact
+ *   ones, rounded once at the end;
+ * - other numbers (an exponent, many digits, a large value), and decimals
+ *   that would not fit, as doubles: while a chunk adds them, sums of
+ *   (x - shift), shift being the first (the shifted-data variance) and a
+ *   compensated sum; merged by Chan's formulas as moments.
+ * stats_close computes what is printed (count, mean, M2: the sum of
+ * squared deviations, sum, min, max) from both parts, without changing
+ * them. */
+typedef struct moments {
     uint64_t count;
-    double shift, s1, s2; /* open: sums of (x - shift) and its squares */
-    double mean, m2;      /* closed */
-    double sum, comp;     /* Neumaier-compensated sum */
+    double mean, m2;
+    double sum, comp; /* Neumaier-compensated sum */
     double min, max;
+} moments;
+
+typedef struct stats {
+    /* Decimals. */
+    uint64_t dcount;
+    unsigned scale;
+    int64_t dmin, dmax;
+    __int128 dsum, dsq;
+    /* Doubles being added, and doubles merged. */
+    uint64_t fcount;
+    double shift, s1, s2, fsum, fcomp, fmin, fmax;
+    moments merged;
+    /* What is printed: valid after stats_close, until the next merge. */
+    moments out;
     bool closed;
 } stats;
 
+/* Scaled decimals stay under 2^40: squares add up in 128 bits (up to 2^47
+ * values), and min and max convert to doubles exactly. */
+#define DEC_LIMIT ((int64_t)1 << 40)
+
+static const int64_t pow10_int[] = {1,           10,           100,           1000,
+                                    10000,       100000,       1000000,       10000000,
+                                    100000000,   1000000000,   10000000000,   100000000000,
+                                    1000000000000};
+#define MAX_SCALE (sizeof pow10_int / sizeof pow10_int[0] - 1)
+static const double pow10_dbl[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
+                                   1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+                                   1e20, 1e21, 1e22, 1e23, 1e24};
+
 static void stats_add(stats *s, double x)
 {
-    if (s->count++ == 0) {
-        s->shift = s->min = s->max = x;
+    if (s->fcount++ == 0) {
+        s->shift = s->fmin = s->fmax = x;
     } else {
-        s->min = x < s->min ? x : s->min;
-        s->max = x > s->max ? x : s->max;
+        s->fmin = x < s->fmin ? x : s->fmin;
+        s->fmax = x > s->fmax ? x : s->fmax;
     }
     double d = x - s->shift;
     s->s1 += d;
     s->s2 += d * d;
-    double t = s->sum + x;
-    s->comp += fabs(s->sum) >= fabs(x) ? (s->sum - t) + x : (x - t) + s->sum;
-    s->sum = t;
+    /* The rounding error of sum + x, exactly and without a branch (Knuth's
+     * TwoSum), goes to the compensation. */
+    double t = s->fsum + x, xp = t - s->fsum;
+    s->fcomp += (s->fsum - (t - xp)) + (x - xp);
+    s->fsum = t;
 }
 
-static void stats_close(stats *s)
+/* Move the decimal part to a finer scale, if it stays in range. */
+static bool dec_rescale(stats *s, unsigned scale)
 {
-    if (s->closed)
-        return;
-    s->closed = true;
-    if (!s->count)
-        return;
-    double n = (double)s->count;
-    s->mean = s->shift + s->s1 / n;
-    s->m2 = s->s2 - s->s1 * s->s1 / n;
-    if (s->m2 < 0)
-        s->m2 = 0;
+    if (scale > MAX_SCALE)
+        return false;
+    int64_t k = pow10_int[scale - s->scale];
+    int64_t big = s->dmax > -s->dmin ? s->dmax : -s->dmin;
+    if (big >= DEC_LIMIT / k)
+        return false;
+    s->dmin *= k;
+    s->dmax *= k;
+    s->dsum *= k;
+    s->dsq *= (__int128)k * k;
+    s->scale = scale;
+    return true;
 }
 
-static void stats_merge(stats *a, stats *b)
+/* Add the decimal mant / 10^scale exactly. Returns false when it does not
+ * fit the decimal part (then the caller adds it as a double). */
+static bool stats_add_decimal(stats *s, int64_t mant, unsigned scale)
 {
-    stats_close(a);
-    stats_close(b);
+    if (s->dcount == 0) {
+        if (scale > MAX_SCALE)
+            return false;
+        s->scale = scale;
+    } else if (scale < s->scale) {
+        int64_t k = pow10_int[s->scale - scale];
+        if (mant >= DEC_LIMIT / k || mant <= -DEC_LIMIT / k)
+            return false;
+        mant *= k;
+    } else if (scale > s->scale && !dec_rescale(s, scale)) {
+        return false;
+    }
+    if (mant >= DEC_LIMIT || mant <= -DEC_LIMIT)
+        return false;
+    if (s->dcount++ == 0) {
+        s->dmin = s->dmax = mant;
+    } else {
+        s->dmin = mant < s->dmin ? mant : s->dmin;
+        s->dmax = mant > s->dmax ? mant : s->dmax;
+    }
+    s->dsum += mant;
+    s->dsq += (__int128)mant * mant;
+    return true;
+}
+
+/* a += b (Chan's formulas; sums compensated). */
+static void moments_merge(moments *a, const moments *b)
+{
     if (!b->count)
         return;
     if (!a->count) {
@@ -122,15 +191,97 @@ static void stats_merge(stats *a, stats *b)
         a->max = b->max;
 }
 
+/* The moments of the decimal part, rounded once from exact integers. */
+static moments dec_moments(const stats *s)
+{
+    if (!s->dcount)
+        return (moments){0};
+    /* M2 = Q - S^2/n: with S = n q + r, n M2 = n (Q - n q^2 - 2 q r) - r^2,
+     * computed in integers without overflow. */
+    __int128 n = (__int128)s->dcount, q = s->dsum / n, r = s->dsum % n;
+    __int128 t = s->dsq - n * q * q - 2 * q * r;
+    double p = pow10_dbl[s->scale];
+    moments m = {.count = s->dcount,
+                 .sum = (double)s->dsum / p,
+                 .mean = ((double)q + (double)r / (double)n) / p,
+                 .m2 = ((double)t - (double)r * (double)r / (double)n) / (p * p),
+                 .min = (double)s->dmin / p,
+                 .max = (double)s->dmax / p};
+    if (m.m2 < 0)
+        m.m2 = 0; /* the rounding of a zero variance */
+    return m;
+}
+
+/* The moments of the doubles being added. */
+static moments open_moments(const stats *s)
+{
+    if (!s->fcount)
+        return (moments){0};
+    double n = (double)s->fcount;
+    moments m = {.count = s->fcount,
+                 .mean = s->shift + s->s1 / n,
+                 .m2 = s->s2 - s->s1 * s->s1 / n,
+                 .sum = s->fsum,
+                 .comp = s->fcomp,
+                 .min = s->fmin,
+                 .max = s->fmax};
+    if (m.m2 < 0)
+        m.m2 = 0;
+    return m;
+}
+
+static void stats_close(stats *s)
+{
+    if (s->closed)
+        return;
+    s->closed = true;
+    s->out = s->merged;
+    moments d = dec_moments(s), f = open_moments(s);
+    moments_merge(&s->out, &d);
+    moments_merge(&s->out, &f);
+}
+
+static void stats_merge(stats *a, const stats *b)
+{
+    a->closed = false;
+    moments f = open_moments(b);
+    moments_merge(&a->merged, &b->merged);
+    moments_merge(&a->merged, &f);
+    if (!b->dcount)
+        return;
+    if (!a->dcount) {
+        a->dcount = b->dcount;
+        a->scale = b->scale;
+        a->dmin = b->dmin;
+        a->dmax = b->dmax;
+        a->dsum = b->dsum;
+        a->dsq = b->dsq;
+        return;
+    }
+    /* Exactly, at the finer scale, when both fit there. */
+    stats t = *b;
+    if ((t.scale > a->scale && !dec_rescale(a, t.scale)) ||
+        (t.scale < a->scale && !dec_rescale(&t, a->scale))) {
+        moments d = dec_moments(b);
+        moments_merge(&a->merged, &d);
+        return;
+    }
+    a->dcount += t.dcount;
+    a->dmin = t.dmin < a->dmin ? t.dmin : a->dmin;
+    a->dmax = t.dmax > a->dmax ? t.dmax : a->dmax;
+    a->dsum += t.dsum;
+    a->dsq += t.dsq;
+}
+
 static double stats_sum(const stats *s)
 {
-    return s->sum + s->comp;
+    return s->out.sum + s->out.comp;
 }
 
 /* Sample standard deviation (pandas' default, ddof=1). */
 static double stats_std(const stats *s)
 {
-    return s->count > 1 ? sqrt(s->m2 / (double)(s->count - 1)) : NAN;
+    return s->out.count > 1 ? sqrt(s->out.m2 / (double)(s->out.count - 1)) : NAN;
 }
 
 /* ---- string sets and maps (exact distinct counts, groups) ------------------------ */
@@ -184,6 +335,17 @@ static int strmap_grow(strmap *m)
     return 0;
 }
 
+/* Keys are mostly short: a call to memcmp would cost more than comparing. */
+static inline bool same_key(const char *a, const char *b, size_t len)
+{
+    if (len > 16)
+        return memcmp(a, b, len) == 0;
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 /* The entry for key, added (value zeroed) if absent; NULL on no memory. */
 static struct entry *strmap_get(strmap *m, const char *key, size_t len, uint64_t h)
 {
@@ -191,8 +353,7 @@ static struct entry *strmap_get(strmap *m, const char *key, size_t len, uint64_t
         return NULL;
     size_t j = h & (m->cap - 1);
     while (m->slots[j].key) {
-        if (m->slots[j].hash == h && m->slots[j].len == len &&
-            memcmp(m->slots[j].key, key, len) == 0)
+        if (m->slots[j].hash == h && m->slots[j].len == len && same_key(m->slots[j].key, key, len))
             return &m->slots[j];
         j = (j + 1) & (m->cap - 1);
     }
@@ -277,6 +438,18 @@ static void agg_free(agg *a, size_t ndistinct)
     strmap_free(&a->groups);
 }
 
+/* Compute what is printed, once everything is merged. */
+static void agg_close(agg *a, size_t ncols)
+{
+    for (size_t c = 0; c < ncols; c++)
+        stats_close(&a->num[c]);
+    for (size_t i = 0; i < a->groups.cap; i++) {
+        group *g = a->groups.slots[i].key ? a->groups.slots[i].value : NULL;
+        for (size_t c = 0; g && c < ncols; c++)
+            stats_close(&g->num[c]);
+    }
+}
+
 static int agg_merge(agg *a, agg *b, size_t ncols, size_t ndistinct)
 {
     a->rows += b->rows;
@@ -306,10 +479,41 @@ static int agg_merge(agg *a, agg *b, size_t ncols, size_t ndistinct)
 
 /* ---- reading a chunk ----------------------------------------------------------------- */
 
+/* A numeric field of the record being checked. */
+typedef struct number {
+    enum { NUM_MISSING, NUM_DECIMAL, NUM_DOUBLE } kind;
+    unsigned scale; /* decimal: mant / 10^scale */
+    int64_t mant;
+    double x; /* double */
+} number;
+
 typedef struct chunk_ctx {
     chunk *c;
-    double *values; /* per column, for the record being checked */
+    size_t *num_cols; /* the numeric columns */
+    size_t nnum;
+    number *values; /* per numeric column */
 } chunk_ctx;
+
+static inline __attribute__((always_inline)) void add_number(stats *s, const number *v, weft_csv_field text)
+{
+    if (v->kind == NUM_DECIMAL) {
+        /* Most values: the column's scale, in range, not the first. */
+        if (v->scale == s->scale && s->dcount && (uint64_t)(v->mant + DEC_LIMIT) < 2 * (uint64_t)DEC_LIMIT) {
+            s->dcount++;
+            s->dmin = v->mant < s->dmin ? v->mant : s->dmin;
+            s->dmax = v->mant > s->dmax ? v->mant : s->dmax;
+            s->dsum += v->mant;
+            s->dsq += (__int128)v->mant * v->mant;
+            return;
+        }
+        if (stats_add_decimal(s, v->mant, v->scale))
+            return;
+    }
+    double x = v->x;
+    if (v->kind == NUM_MISSING || (v->kind == NUM_DECIMAL && !weft_csv_parse_number(text.data, text.len, &x)))
+        return;
+    stats_add(s, x);
+}
 
 static int on_record(void *arg, const weft_csv_record *r)
 {
@@ -327,15 +531,20 @@ static int on_record(void *arg, const weft_csv_record *r)
         snprintf(why, sizeof why, "%zu fields where the header has %zu", r->count, f->in.ncols);
         return etl_reject(&c->c, j->on_err, r, why);
     }
-    for (size_t i = 0; i < f->in.ncols; i++) {
-        if (!f->in.cols[i].numeric)
-            continue;
+    /* Every number is checked before any is added: a rejected record adds
+     * nothing. */
+    for (size_t k = 0; k < x->nnum; k++) {
+        size_t i = x->num_cols[k];
         const weft_csv_field *fl = &r->fields[i];
-        if (fl->len == 0) {
-            x->values[i] = NAN; /* missing */
+        number *v = &x->values[k];
+        v->kind = NUM_DECIMAL;
+        if (fl->len == 0)
+            v->kind = NUM_MISSING;
+        else if (weft_csv_parse_decimal(fl->data, fl->len, &v->mant, &v->scale))
             continue;
-        }
-        if (!weft_etl_parse_number(fl->data, fl->len, &x->values[i])) {
+        else if (weft_csv_parse_number(fl->data, fl->len, &v->x))
+            v->kind = NUM_DOUBLE;
+        else {
             char why[256];
             snprintf(why, sizeof why, "text in numeric column '%s': \"%.*s\"", f->in.cols[i].name,
                      (int)(fl->len > 40 ? 40 : fl->len), fl->data);
@@ -343,9 +552,8 @@ static int on_record(void *arg, const weft_csv_record *r)
         }
     }
     agg *a = &c->a;
-    for (size_t i = 0; i < f->in.ncols; i++)
-        if (f->in.cols[i].numeric && !isnan(x->values[i]))
-            stats_add(&a->num[i], x->values[i]);
+    for (size_t k = 0; k < x->nnum; k++)
+        add_number(&a->num[x->num_cols[k]], &x->values[k], r->fields[x->num_cols[k]]);
     for (size_t d = 0; d < j->ndistinct; d++) {
         const weft_csv_field *fl = &r->fields[f->distinct_col[d]];
         if (!strmap_get(&a->distinct[d], fl->data, fl->len, hash_bytes(fl->data, fl->len)))
@@ -358,9 +566,8 @@ static int on_record(void *arg, const weft_csv_record *r)
             return -ENOMEM;
         group *g = e->value;
         g->rows++;
-        for (size_t i = 0; i < f->in.ncols; i++)
-            if (f->in.cols[i].numeric && !isnan(x->values[i]))
-                stats_add(&g->num[i], x->values[i]);
+        for (size_t k = 0; k < x->nnum; k++)
+            add_number(&g->num[x->num_cols[k]], &x->values[k], r->fields[x->num_cols[k]]);
     }
     return 0;
 }
@@ -372,10 +579,16 @@ static int run_chunk(void *arg, weft_value *result)
     chunk *c = arg;
     file_info *f = file_of(c);
     job *j = f->job;
-    chunk_ctx x = {.c = c, .values = calloc(f->in.ncols ? f->in.ncols : 1, sizeof(double))};
-    int rc = x.values ? etl_read_chunk(&c->c, j->delim, on_record, &x, &j->progress->bytes)
-                      : -ENOMEM;
+    size_t n = f->in.ncols ? f->in.ncols : 1;
+    chunk_ctx x = {.c = c, .num_cols = calloc(n, sizeof(size_t)), .values = calloc(n, sizeof(number))};
+    for (size_t i = 0; x.num_cols && i < f->in.ncols; i++)
+        if (f->in.cols[i].numeric)
+            x.num_cols[x.nnum++] = i;
+    int rc = x.values && x.num_cols
+                 ? etl_read_chunk(&c->c, j->delim, on_record, &x, &j->progress->bytes)
+                 : -ENOMEM;
     free(x.values);
+    free(x.num_cols);
     /* > 0: stopped at a bad record (fail): reported from the list. */
     return c->c.err = rc > 0 ? 0 : rc;
 }
@@ -392,7 +605,6 @@ static int run_chunk(void *arg, weft_value *result)
 
 static void put_stats(etl_wbuf *b, stats *s)
 {
-    stats_close(s);
     etl_put(b, s, sizeof *s);
 }
 
@@ -545,14 +757,14 @@ static void json_number(FILE *o, double v)
 static void json_stats(FILE *o, stats *s)
 {
     stats_close(s);
-    fprintf(o, "{\"count\":%llu,\"sum\":", (unsigned long long)s->count);
+    fprintf(o, "{\"count\":%llu,\"sum\":", (unsigned long long)s->out.count);
     json_number(o, stats_sum(s));
     fputs(",\"mean\":", o);
-    json_number(o, s->count ? s->mean : NAN);
+    json_number(o, s->out.count ? s->out.mean : NAN);
     fputs(",\"min\":", o);
-    json_number(o, s->count ? s->min : NAN);
+    json_number(o, s->out.count ? s->out.min : NAN);
     fputs(",\"max\":", o);
-    json_number(o, s->count ? s->max : NAN);
+    json_number(o, s->out.count ? s->out.max : NAN);
     fputs(",\"std\":", o);
     json_number(o, stats_std(s));
     fputc('}', o);
@@ -815,6 +1027,9 @@ int weft_etl_summarize(int argc, char **argv)
         }
         agg_merge(&total, &files[i].total, first->in.ncols, j.ndistinct);
     }
+    for (size_t i = 0; i < npaths; i++)
+        agg_close(&files[i].total, files[i].in.ncols);
+    agg_close(&total, first->in.ncols);
     uint64_t rows_out = 0, rejected = 0;
     for (size_t i = 0; i < npaths; i++) {
         rows_out += files[i].total.rows;
@@ -883,9 +1098,9 @@ int weft_etl_summarize(int argc, char **argv)
                 if (!first->in.cols[c].numeric)
                     continue;
                 const stats *s = &a->num[c];
-                fprintf(o, ",%llu,%.17g,%.17g,%.17g,%.17g,%.17g", (unsigned long long)s->count,
-                        stats_sum(s), s->count ? s->mean : NAN, s->count ? s->min : NAN,
-                        s->count ? s->max : NAN, stats_std(s));
+                fprintf(o, ",%llu,%.17g,%.17g,%.17g,%.17g,%.17g", (unsigned long long)s->out.count,
+                        stats_sum(s), s->out.count ? s->out.mean : NAN, s->out.count ? s->out.min : NAN,
+                        s->out.count ? s->out.max : NAN, stats_std(s));
             }
             for (size_t d = 0; d < j.ndistinct; d++)
                 fprintf(o, ",%zu", a->distinct[d].count);
@@ -932,10 +1147,10 @@ int weft_etl_summarize(int argc, char **argv)
             const stats *s = &total.num[c];
             char b3[64], b4[64], b5[64], b6[64];
             fprintf(o, "%-24.24s %14s %18s %14s %14s %14s %14s\n", first->in.cols[c].name,
-                    human(b1, sizeof b1, (double)s->count, 0), human(b2, sizeof b2, stats_sum(s), 2),
-                    human(b3, sizeof b3, s->count ? s->mean : NAN, 4),
-                    human(b4, sizeof b4, s->count ? s->min : NAN, 2),
-                    human(b5, sizeof b5, s->count ? s->max : NAN, 2),
+                    human(b1, sizeof b1, (double)s->out.count, 0), human(b2, sizeof b2, stats_sum(s), 2),
+                    human(b3, sizeof b3, s->out.count ? s->out.mean : NAN, 4),
+                    human(b4, sizeof b4, s->out.count ? s->out.min : NAN, 2),
+                    human(b5, sizeof b5, s->out.count ? s->out.max : NAN, 2),
                     human(b6, sizeof b6, stats_std(s), 4));
         }
         if (first->group_col >= 0) {
@@ -957,7 +1172,7 @@ int weft_etl_summarize(int argc, char **argv)
                 for (size_t c = 0; c < first->in.ncols; c++)
                     if (first->in.cols[c].numeric && (int)c != first->group_col)
                         fprintf(o, " %14s",
-                                human(b1, sizeof b1, g->num[c].count ? g->num[c].mean : NAN, 4));
+                                human(b1, sizeof b1, g->num[c].out.count ? g->num[c].out.mean : NAN, 4));
                 fputc('\n', o);
             }
         }

@@ -407,7 +407,7 @@ static const char *eval(const expr *e, int i, const cell *cells, value *out)
     for (int k = 0; k < 2; k++) {
         value *v = ops[k];
         if (v->kind == V_TEXT) {
-            if (!weft_etl_parse_number(v->text, v->len, &v->num))
+            if (!weft_csv_parse_number(v->text, v->len, &v->num))
                 return "text where arithmetic needs a number";
             v->kind = V_NUM;
         } else if (v->kind == V_BOOL) {
@@ -525,7 +525,7 @@ static bool compare(const filter *k, const cell *v, const char **why)
         double x;
         if (v->len == 0)
             return false; /* missing: no comparison holds */
-        if (!weft_etl_parse_number(v->data, v->len, &x)) {
+        if (!weft_csv_parse_number(v->data, v->len, &x)) {
             *why = "text where the filter compares numbers";
             return false;
         }
@@ -941,7 +941,7 @@ static int parse_filter(const char *src, filter *k)
     k->column = strndup(src, (size_t)(name_end - src));
     k->op = ops[which].op;
     k->text = strndup(v, vlen);
-    k->numeric = weft_etl_parse_number(k->text, vlen, &k->num) && best[strlen(ops[which].text)] != '\'' &&
+    k->numeric = weft_csv_parse_number(k->text, vlen, &k->num) && best[strlen(ops[which].text)] != '\'' &&
                  best[strlen(ops[which].text)] != '"';
     return k->column && k->text ? 0 : -1;
 }

@@ -45,6 +45,55 @@ assert got["rows_in"] == got["rows_out"] + got["rejected"] == 1500
 assert len(got["files"]) == 3 and all(f["rows"] == 500 for f in got["files"])
 EOF
 
+echo "-- numbers of every form: decimals at changing scales, exponents, large and missing values"
+python3 - "$dir/numbers.csv" <<'EOF'
+import random, sys
+random.seed(11)
+decimals = [lambda: str(random.randint(-999, 999)),
+            lambda: "%.2f" % random.uniform(-1000, 1000),
+            lambda: "%.5f" % random.uniform(-10, 10),
+            lambda: "-.5", lambda: "7.", lambda: "+3"]
+others = [lambda: "%de%d" % (random.randint(1, 9), random.randint(-3, 3)),
+          lambda: str(random.randint(10**12, 10**15)), lambda: ""]
+with open(sys.argv[1], "w") as f:
+    f.write("g,x,y\n")
+    for i in range(30000):
+        # Runs of one form, so that chunks and groups start at every scale
+        # and change scale in the middle.
+        if i % 50 == 0:
+            fx = random.choice(decimals)
+            fy = random.choice(decimals + others)
+        f.write("%s,%s,%s\n" % ("ab"[i % 2], fx(), fy()))
+EOF
+"$weft" etl summarize --json --chunk 4k --group-by g "$dir/numbers.csv" > "$dir/n-many.json"
+"$weft" etl summarize --json --chunk 4k --backend processes "$dir/numbers.csv" > "$dir/n-procs.json"
+python3 - "$dir" <<'EOF'
+import csv, json, math, sys
+from fractions import Fraction
+d = sys.argv[1]
+rows = list(csv.DictReader(open(d + "/numbers.csv", newline="")))
+def check(what, got, col, keep):
+    vals = [Fraction(r[col]) for r in rows if r[col] != "" and keep(r)]
+    n = len(vals)
+    s = sum(vals, Fraction(0))
+    mean = s / n
+    std = math.sqrt(sum(((v - mean) ** 2 for v in vals), Fraction(0)) / (n - 1))
+    # Decimals are added exactly: x's figures are the exact ones, rounded.
+    rel = 1e-15 if col == "x" else 1e-12
+    close = lambda a, b: abs(a - b) <= rel * abs(b)
+    assert got["count"] == n and close(got["sum"], float(s)) and close(got["mean"], float(mean)), (what, col, got, float(s), float(mean))
+    assert close(got["std"], std) and got["min"] == float(min(vals)) and got["max"] == float(max(vals)), (what, col, got, std)
+for name in ("n-many", "n-procs"):
+    got = json.load(open(d + "/%s.json" % name))
+    for col in "xy":
+        check(name, got["total"]["columns"][col], col, lambda r: True)
+got = json.load(open(d + "/n-many.json"))
+assert sorted(got["groups"]) == ["a", "b"]
+for key, g in got["groups"].items():
+    for col in "xy":
+        check("group " + key, g["columns"][col], col, lambda r: r["g"] == key)
+EOF
+
 echo "-- chunks give what one chunk gives, quoted line breaks across cuts included"
 python3 - "$dir/quoted.csv" <<'EOF'
 import csv, random, sys
