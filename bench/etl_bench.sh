@@ -64,6 +64,10 @@ for workload in big small; do
   printf "%-10s %10s %12s %10s\n" tool seconds "peak RSS" "weft is"
   read -r wt wm < <(run "$weft" etl summarize --no-progress --distinct customer_id "${files[@]}")
   printf "%-10s %10s %10s MB %10s\n" weft "$wt" "$((wm / 1024))" "-"
+  # One core: the per-core speed (target: 1 GB/s).
+  read -r t1 m1 < <(run "$weft" etl summarize --no-progress --jobs 1 --distinct customer_id "${files[@]}")
+  printf "%-10s %10s %10s MB %10s\n" "weft -j1" "$t1" "$((m1 / 1024))" \
+    "$(awk -v b="$bytes" -v t="$t1" 'BEGIN { if (t > 0) printf "%.2f GB/s", b / t / 1e9 }')"
   if "$py" -c 'import pandas' 2>/dev/null; then
     read -r t m < <(run "$py" -c "$pandas_script" "${files[@]}")
     printf "%-10s %10s %10s MB %10s\n" pandas "$t" "$((m / 1024))" "$(ratio "$t")"

@@ -17,8 +17,11 @@
  *      (they stay in the core's cache while it parses them): the memory
  *      used is --jobs blocks plus the aggregates, whatever the size of the
  *      input.
- *   4. Partial aggregates are merged in file and chunk order (means and
- *      variances by Chan's formulas, sums compensated). Step 2 also
+ *   4. Partial aggregates are merged in file and chunk order. Plain
+ *      decimals are added and merged exactly, as 128-bit integer sums at
+ *      a common scale, so their sums and variances are the exact ones
+ *      rounded once; other numbers by Chan's formulas with compensated
+ *      sums (the stats type below). Step 2 also
  *      counted the line breaks before each cut, so every chunk reports
  *      its file's own line numbers.
  *   5. A chunk whose guessed start was wrong (its predecessor ended inside
