@@ -85,8 +85,8 @@ endif()
 # every stack switch (Release only: none mixes with the sanitizer builds).
 if(CMAKE_BUILD_TYPE STREQUAL "Release")
   # The libFuzzer targets (tests/fuzz/), built with clang, 20 s each.
-  add_test(NAME fuzz/csv COMMAND ${CMAKE_SOURCE_DIR}/tests/fuzz/run.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} 20)
-  set_tests_properties(fuzz/csv PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS "fuzz;csv")
+  add_test(NAME fuzz/parsers COMMAND ${CMAKE_SOURCE_DIR}/tests/fuzz/run.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} 20)
+  set_tests_properties(fuzz/parsers PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS "fuzz;csv;net")
   add_test(NAME cross/aarch64 COMMAND ${CMAKE_SOURCE_DIR}/tests/cross/aarch64.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
   set_tests_properties(cross/aarch64 PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS "cross;coro")
   find_program(VALGRIND_EXECUTABLE valgrind)

@@ -16,9 +16,16 @@ if ! clang -fsanitize=fuzzer -x c - -o "$build/probe" >/dev/null 2>&1 <<<'int LL
 fi
 flags=(-std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
        -I"$src/include" -I"$src/src")
-clang "${flags[@]}" -o "$build/csv_fuzz" "$src/tests/fuzz/csv_fuzz.c" "$src"/src/csv/*.c
-corpus="$build/csv_corpus"
-mkdir -p "$corpus"
-cp "$src"/tests/fuzz/csv_seeds/* "$corpus"/
-echo "== csv_fuzz for ${seconds}s"
-"$build/csv_fuzz" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 "$corpus" 2>&1 | tail -15
+# Each target: its name, its sources, its seeds (tests/fuzz/<name>_seeds).
+run_target() { # NAME SOURCES...
+  local name=$1
+  shift
+  clang "${flags[@]}" -o "$build/${name}_fuzz" "$src/tests/fuzz/${name}_fuzz.c" "$@"
+  local corpus="$build/${name}_corpus"
+  mkdir -p "$corpus"
+  cp "$src/tests/fuzz/${name}_seeds"/* "$corpus"/
+  echo "== ${name}_fuzz for ${seconds}s"
+  "$build/${name}_fuzz" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 "$corpus" 2>&1 | tail -15
+}
+run_target csv "$src"/src/csv/*.c
+run_target http "$src"/src/net/http_parse.c

@@ -1,0 +1,152 @@
+/* weft/http.h: HTTP/1.1 messages (RFC 9112): a strict, incremental parser
+ * for request and response heads, a chunked-body decoder, and a head
+ * writer that refuses what could split a message. The client and the
+ * server (`weft fetch`, `weft serve`) are built on these; the parser and
+ * the writer need no loop and may be used on their own.
+ *
+ * Parsing a head. Bytes arrive in pieces; the caller keeps them in one
+ * buffer and calls weft_http_parse_head() on all of it each time more
+ * arrive, until it stops returning -EAGAIN. The parser remembers how far
+ * it has checked (its `scanned` field), so a head that arrives a byte at a
+ * time costs linear time, and the result does not depend on how the input
+ * was split. Names, values, the method, the target and the reason point
+ * into the caller's buffer: they stay valid while the buffer does not
+ * move.
+ *
+ * Strictness (each refusal is -EPROTO with the reason in `error` and the
+ * byte offset in `error_at`): control characters (other than tab in a
+ * value) in the method, target, reason or header lines; a method or a
+ * header name that is not a token; a version other than HTTP/1.0 or 1.1;
+ * a header line over WEFT_HTTP_MAX_LINE bytes or more than
+ * WEFT_HTTP_MAX_HEADERS headers (-E2BIG); obsolete line folding; a bare
+ * CR; Transfer-Encoding together with Content-Length; a transfer coding
+ * other than a single "chunked"; Content-Length values that are not
+ * digits, overflow or disagree. Lines end with CRLF: a bare LF is
+ * refused like a bare CR (RFC 9112 allows either choice; one rule for
+ * heads and chunks leaves no two readers disagreeing on a line's end).
+ *
+ * Thread-safety: a parser or decoder belongs to one thread at a time; the
+ * writer functions may be called from any thread. */
+#ifndef WEFT_HTTP_H
+#define WEFT_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    WEFT_HTTP_MAX_HEADERS = 100, /* headers in one head */
+    WEFT_HTTP_MAX_LINE = 65536,  /* bytes in one line, its CRLF excluded */
+};
+
+typedef struct weft_http_header {
+    const char *name, *value; /* the value without surrounding spaces */
+    size_t name_len, value_len;
+} weft_http_header;
+
+/* How the body that follows a head is delimited. */
+typedef enum weft_http_body {
+    WEFT_HTTP_BODY_NONE,       /* no body (a request without length, 1xx/204/304, HEAD) */
+    WEFT_HTTP_BODY_LENGTH,     /* content_length bytes */
+    WEFT_HTTP_BODY_CHUNKED,    /* chunks: see weft_http_chunked */
+    WEFT_HTTP_BODY_UNTIL_CLOSE /* a response read until the connection closes */
+} weft_http_body;
+
+typedef struct weft_http_head {
+    /* A request's line. */
+    const char *method, *target;
+    size_t method_len, target_len;
+    /* A response's line. */
+    int status;
+    const char *reason;
+    size_t reason_len;
+    int minor_version; /* HTTP/1.<minor_version> */
+    weft_http_header headers[WEFT_HTTP_MAX_HEADERS];
+    size_t nheaders;
+    /* Decided from the headers. */
+    weft_http_body body;
+    uint64_t content_length; /* WEFT_HTTP_BODY_LENGTH */
+    bool keep_alive;         /* the connection may carry another message */
+    bool expect_continue;    /* a request with "Expect: 100-continue" */
+    /* Parser state: zero it (or call weft_http_head_reset) before the
+     * first call for a message. */
+    size_t scanned;    /* bytes known to hold no end of head */
+    size_t line_start; /* where the line being scanned starts */
+    size_t skipped;    /* bytes of an empty line before a request line */
+    size_t lines;      /* complete lines so far */
+    const char *error; /* why the last call failed, in words */
+    size_t error_at;   /* where (a byte offset in the buffer) */
+} weft_http_head;
+
+/* weft_http_head_reset: make h ready to parse a new message.
+ * Returns: nothing. Thread-safety: h's thread. */
+void weft_http_head_reset(weft_http_head *h);
+
+/* weft_http_parse_head: parse a request head (request true) or a
+ * response head from buf[0..len), which holds everything received so far
+ * for this message. For a response, request_method is the method of the
+ * request it answers (a HEAD gets no body; NULL counts as GET).
+ * Returns: the head's length in bytes (the body starts there) and h
+ *          filled in.
+ * Errors: -EAGAIN (the head is not complete: call again with more bytes),
+ *         -EPROTO (malformed; h->error and h->error_at say why and where),
+ *         -E2BIG (a line or the header count over the limits).
+ * Ownership: h points into buf. Thread-safety: h's thread. */
+int weft_http_parse_head(weft_http_head *h, bool request, const char *request_method,
+                         const char *buf, size_t len);
+
+/* weft_http_header_get: the value of the first header named name (case
+ * insensitive), or NULL; *len (if not NULL) gets its length.
+ * Thread-safety: any thread, h not being parsed. */
+const char *weft_http_header_get(const weft_http_head *h, const char *name, size_t *len);
+
+/* ---- chunked bodies -------------------------------------------------------------------- */
+
+/* A decoder for Transfer-Encoding: chunked: it turns the wire bytes into
+ * the body's bytes, in place, however the input is split. Chunk
+ * extensions are skipped; trailers are read and dropped. */
+typedef struct weft_http_chunked {
+    int state;
+    uint64_t left;     /* bytes of the current chunk still to come */
+    size_t line;       /* bytes of the current size or trailer line */
+    bool digits;       /* the size line has a digit */
+    uint64_t consumed; /* wire bytes taken so far (for error offsets) */
+    const char *error; /* why it failed, in words */
+} weft_http_chunked;
+
+/* weft_http_chunked_init: ready to decode a new body. Thread-safety: c's
+ * thread. */
+void weft_http_chunked_init(weft_http_chunked *c);
+
+/* weft_http_chunked_decode: decode buf[0..*len): on return buf[0..*len)
+ * holds the body bytes they carried (never more than came in), and
+ * *used how many wire bytes were consumed (fewer than came in only at
+ * the end of the body: the rest belongs to the next message).
+ * Returns: 1 when the body is complete, 0 when more is needed.
+ * Errors: -EPROTO (c->error says why: a size that is not hex or
+ *         overflows 64 bits, a missing CRLF after a chunk, a control
+ *         character in an extension or trailer), -E2BIG (a size,
+ *         extension or trailer line over WEFT_HTTP_MAX_LINE).
+ * Thread-safety: c's thread. */
+int weft_http_chunked_decode(weft_http_chunked *c, char *buf, size_t *len, size_t *used);
+
+/* ---- writing heads ------------------------------------------------------------------ */
+
+/* weft_http_token_ok: whether s[0..len) is a non-empty token (a method or
+ * a header name: RFC 9110 tchar). Thread-safety: any thread. */
+bool weft_http_token_ok(const char *s, size_t len);
+
+/* weft_http_value_ok: whether s[0..len) may be written as a header value
+ * or a request target: no CR, LF, NUL or other control character but tab
+ * (so a caller's string can never end a line or start a header).
+ * Thread-safety: any thread. */
+bool weft_http_value_ok(const char *s, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
