@@ -23,6 +23,7 @@ extern const weft_bench_kernel weft_bench_procpool_kernels[];
 extern const weft_bench_kernel weft_bench_timer_kernels[];
 extern const weft_bench_kernel weft_bench_csv_kernels[];
 extern const weft_bench_kernel weft_bench_net_kernels[];
+extern const weft_bench_kernel weft_bench_http_kernels[];
 
 /* Seconds since an arbitrary point (the real monotonic clock). */
 double weft_bench_seconds(void);

@@ -15,7 +15,7 @@ packages=(build-essential cmake pkg-config libtsan2 libasan8 libubsan1 python3
           valgrind qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross liburing-dev
           clang libclang-rt-14-dev)
 if [ "${1:-}" = "--peers" ]; then
-  packages+=(golang-go libtbb-dev g++ libglib2.0-dev libuv1-dev python3-uvloop libcsv-dev)
+  packages+=(golang-go libtbb-dev g++ libglib2.0-dev libuv1-dev python3-uvloop libcsv-dev libhttp-parser-dev)
 fi
 
 missing=()

@@ -17,7 +17,7 @@
 #include "bench/bench.h"
 #include "tools/weft_tool.h"
 
-enum { MAX_KERNELS = 48, MAX_PEERS = 9 };
+enum { MAX_KERNELS = 48, MAX_PEERS = 10 };
 
 typedef struct peer {
     const char *label;   /* column title */
@@ -217,7 +217,8 @@ int weft_cmd_bench(int argc, char **argv)
                                          weft_bench_pool_kernels, weft_bench_procpool_kernels,
                                          weft_bench_coro_kernels,
                                          weft_bench_loop_kernels, weft_bench_timer_kernels,
-                                         weft_bench_net_kernels, weft_bench_csv_kernels};
+                                         weft_bench_net_kernels, weft_bench_csv_kernels,
+                                         weft_bench_http_kernels};
     row rows[MAX_KERNELS];
     int nrows = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
@@ -248,6 +249,7 @@ int weft_cmd_bench(int argc, char **argv)
         {"uvloop", "uvloop_peer.py", "python3", {0}, false, false},
         {"heap", "heap_peer", NULL, {0}, false, false},
         {"libcsv", "csv_peer", NULL, {0}, false, false},
+        {"http-parser", "http_peer", NULL, {0}, false, false},
     };
     int npeers = peers_on ? MAX_PEERS : 0;
     bool progress = isatty(STDERR_FILENO);
