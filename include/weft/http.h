@@ -146,6 +146,29 @@ bool weft_http_token_ok(const char *s, size_t len);
  * Thread-safety: any thread. */
 bool weft_http_value_ok(const char *s, size_t len);
 
+/* weft_http_write_request: a request head into buf[0..cap): the line
+ * "METHOD TARGET HTTP/1.1", the n headers, and the empty line. Every part
+ * is checked first, so a caller's string can never end a line or add a
+ * header: the method and the names must be tokens, the target must be
+ * non-empty without spaces or control characters, the values must pass
+ * weft_http_value_ok.
+ * Returns: the head's length (nothing else is written: no terminating
+ *          NUL).
+ * Errors: -EINVAL (a part that fails its check; nothing written),
+ *         -ENOSPC (cap too small; buf's contents are unspecified).
+ * Thread-safety: any thread. */
+int weft_http_write_request(char *buf, size_t cap, const char *method, const char *target,
+                            const weft_http_header *headers, size_t n);
+
+/* weft_http_write_response: a response head into buf[0..cap): the line
+ * "HTTP/1.1 STATUS REASON", the n headers, the empty line. status is 100
+ * to 999; reason (NULL: empty) and the values must pass
+ * weft_http_value_ok, the names must be tokens.
+ * Returns: the head's length. Errors: -EINVAL, -ENOSPC, as above.
+ * Thread-safety: any thread. */
+int weft_http_write_response(char *buf, size_t cap, int status, const char *reason,
+                             const weft_http_header *headers, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -488,3 +488,88 @@ int weft_http_chunked_decode(weft_http_chunked *c, char *buf, size_t *len, size_
     *used = r;
     return rc;
 }
+
+/* ---- writing heads ------------------------------------------------------------------- */
+
+/* Appends to a bounded buffer; remembers running out. */
+typedef struct out {
+    char *buf;
+    size_t cap, len;
+    bool full;
+} out;
+
+static void put(out *o, const char *s, size_t n)
+{
+    if (o->full || n > o->cap - o->len) {
+        o->full = true;
+        return;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+static bool headers_ok(const weft_http_header *headers, size_t n)
+{
+    if (n && !headers)
+        return false;
+    for (size_t k = 0; k < n; k++)
+        if (!weft_http_token_ok(headers[k].name, headers[k].name_len) ||
+            !weft_http_value_ok(headers[k].value, headers[k].value_len))
+            return false;
+    return true;
+}
+
+static int finish_head(out *o, const weft_http_header *headers, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        put(o, headers[k].name, headers[k].name_len);
+        put(o, ": ", 2);
+        put(o, headers[k].value, headers[k].value_len);
+        put(o, "\r\n", 2);
+    }
+    put(o, "\r\n", 2);
+    if (o->full)
+        return -ENOSPC;
+    return o->len > INT32_MAX ? -ENOSPC : (int)o->len;
+}
+
+int weft_http_write_request(char *buf, size_t cap, const char *method, const char *target,
+                            const weft_http_header *headers, size_t n)
+{
+    if ((!buf && cap) || !method || !target)
+        return -EINVAL;
+    size_t mlen = strlen(method), tlen = strlen(target);
+    if (!weft_http_token_ok(method, mlen) || !tlen || !headers_ok(headers, n))
+        return -EINVAL;
+    for (size_t i = 0; i < tlen; i++)
+        if ((unsigned char)target[i] <= 0x20 || target[i] == 0x7F)
+            return -EINVAL;
+    out o = {buf, cap, 0, false};
+    put(&o, method, mlen);
+    put(&o, " ", 1);
+    put(&o, target, tlen);
+    put(&o, " HTTP/1.1\r\n", 11);
+    return finish_head(&o, headers, n);
+}
+
+int weft_http_write_response(char *buf, size_t cap, int status, const char *reason,
+                             const weft_http_header *headers, size_t n)
+{
+    if (!reason)
+        reason = "";
+    size_t rlen = strlen(reason);
+    if ((!buf && cap) || status < 100 || status > 999 || !weft_http_value_ok(reason, rlen) ||
+        !headers_ok(headers, n))
+        return -EINVAL;
+    char line[16];
+    memcpy(line, "HTTP/1.1 ", 9);
+    line[9] = (char)('0' + status / 100);
+    line[10] = (char)('0' + status / 10 % 10);
+    line[11] = (char)('0' + status % 10);
+    line[12] = ' ';
+    out o = {buf, cap, 0, false};
+    put(&o, line, 13);
+    put(&o, reason, rlen);
+    put(&o, "\r\n", 2);
+    return finish_head(&o, headers, n);
+}

@@ -10,7 +10,9 @@
  * - chunked bodies decoded in place however they are split, extensions
  *   and trailers dropped, the next message's bytes left alone, and bad
  *   chunk lines refused;
- * - the writer's checks: a caller's CR or LF can never reach a head. */
+ * - the writer's checks: a caller's CR or LF can never reach a head;
+ * - the writer: heads parse back to what went in, injections are refused
+ *   with nothing written, and a short buffer is refused at every size. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,6 +360,64 @@ static void test_writer_checks(void)
     WT_ASSERT(!weft_http_value_ok("a\0b", 3));
 }
 
+#define HDR(n, v)                                                                                  \
+    {                                                                                              \
+        n, v, sizeof n - 1, sizeof v - 1                                                           \
+    }
+
+/* Heads written by the writer parse back to what went in; every attempt
+ * to smuggle a line end through a part is refused with nothing written;
+ * a buffer one byte short is refused at every size. */
+static void test_writer(void)
+{
+    const weft_http_header hs[] = {HDR("Host", "localhost:8080"), HDR("X-Empty", ""),
+                                   HDR("Accept", "text/plain;\tq=1")};
+    char buf[512];
+    int n = weft_http_write_request(buf, sizeof buf, "GET", "/a?b=c%20d", hs, 3);
+    WT_GT(n, 0);
+    WT_EQ(memcmp(buf, "GET /a?b=c%20d HTTP/1.1\r\nHost: localhost:8080\r\n", 47), 0);
+    weft_http_head h = {0};
+    WT_EQ(weft_http_parse_head(&h, true, NULL, buf, (size_t)n), n);
+    WT_STREQ(render(n, &h, true),
+             "rc=85 GET /a?b=c%20d 1.1 body=0 len=0 keep=1 {Host=localhost:8080} {X-Empty=} "
+             "{Accept=text/plain;\tq=1}");
+    n = weft_http_write_response(buf, sizeof buf, 404, "Not Found", hs, 1);
+    WT_GT(n, 0);
+    weft_http_head_reset(&h);
+    WT_EQ(weft_http_parse_head(&h, false, "GET", buf, (size_t)n), n);
+    WT_EQ(h.status, 404);
+    WT_EQ(h.nheaders, 1);
+    n = weft_http_write_response(buf, sizeof buf, 200, NULL, NULL, 0);
+    WT_EQ(n, 17);
+    WT_EQ(memcmp(buf, "HTTP/1.1 200 \r\n\r\n", 17), 0);
+    /* Injections. */
+    const weft_http_header bad_name[] = {HDR("X\r\nY", "v")},
+                           bad_value[] = {HDR("X", "v\r\nInjected: 1")},
+                           bad_lf[] = {HDR("X", "v\nY: z")}, empty_name[] = {HDR("", "v")};
+    memset(buf, '#', sizeof buf);
+    WT_ERR(weft_http_write_request(buf, sizeof buf, "GET\r\n", "/", NULL, 0), -EINVAL);
+    WT_ERR(weft_http_write_request(buf, sizeof buf, "GET", "/a b", NULL, 0), -EINVAL);
+    WT_ERR(weft_http_write_request(buf, sizeof buf, "GET", "/a\r\nX: y", NULL, 0), -EINVAL);
+    WT_ERR(weft_http_write_request(buf, sizeof buf, "GET", "", NULL, 0), -EINVAL);
+    WT_ERR(weft_http_write_request(buf, sizeof buf, "GET", "/", bad_name, 1), -EINVAL);
+    WT_ERR(weft_http_write_request(buf, sizeof buf, "GET", "/", bad_value, 1), -EINVAL);
+    WT_ERR(weft_http_write_request(buf, sizeof buf, "GET", "/", bad_lf, 1), -EINVAL);
+    WT_ERR(weft_http_write_request(buf, sizeof buf, "GET", "/", empty_name, 1), -EINVAL);
+    WT_ERR(weft_http_write_request(buf, sizeof buf, "GET", "/", NULL, 1), -EINVAL);
+    WT_ERR(weft_http_write_response(buf, sizeof buf, 200, "OK\r\nX: y", NULL, 0), -EINVAL);
+    WT_ERR(weft_http_write_response(buf, sizeof buf, 200, "OK", bad_value, 1), -EINVAL);
+    WT_ERR(weft_http_write_response(buf, sizeof buf, 99, "OK", NULL, 0), -EINVAL);
+    WT_ERR(weft_http_write_response(buf, sizeof buf, 1000, "OK", NULL, 0), -EINVAL);
+    for (size_t i = 0; i < sizeof buf; i++)
+        WT_EQ(buf[i], '#'); /* nothing written */
+    /* Space: exactly enough works, one byte less does not, at every size. */
+    int need = weft_http_write_request(buf, sizeof buf, "POST", "/x", hs, 3);
+    WT_GT(need, 0);
+    for (int cap = 0; cap < need; cap++)
+        WT_ERR(weft_http_write_request(buf, (size_t)cap, "POST", "/x", hs, 3), -ENOSPC);
+    WT_EQ(weft_http_write_request(buf, (size_t)need, "POST", "/x", hs, 3), need);
+}
+
 int main(void)
 {
     WT_RUN(test_requests);
@@ -366,5 +426,6 @@ int main(void)
     WT_RUN(test_limits);
     WT_RUN(test_chunked);
     WT_RUN(test_writer_checks);
+    WT_RUN(test_writer);
     return 0;
 }
