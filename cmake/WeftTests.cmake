@@ -78,6 +78,8 @@ endif()
 if(TARGET weft)
   add_test(NAME e2e/etl COMMAND ${CMAKE_SOURCE_DIR}/tests/e2e/etl.sh $<TARGET_FILE:weft>)
   set_tests_properties(e2e/etl PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS "e2e;etl")
+  add_test(NAME e2e/serve COMMAND ${CMAKE_SOURCE_DIR}/tests/e2e/serve.sh $<TARGET_FILE:weft>)
+  set_tests_properties(e2e/serve PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS "e2e;net")
 endif()
 
 # The fuzz targets; the AArch64 context switch, cross-built and run under

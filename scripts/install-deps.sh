@@ -4,18 +4,20 @@
 #
 #   scripts/install-deps.sh          build + test dependencies
 #   scripts/install-deps.sh --peers  also the peers the benchmarks compare with
-#                                     (Go, oneTBB, GLib, libuv, Python)
+#                                     (Go, oneTBB, GLib, libuv, Python, libcsv,
+#                                     http-parser, pandas, Miller, datamash, nginx, wrk)
 set -euo pipefail
 
 # valgrind: its header for stack registration, and the valgrind tests;
 # qemu-user and the AArch64 cross compiler: tests/cross/aarch64.sh;
 # liburing-dev: the event loop's io_uring backend; clang and its runtime:
-# the libFuzzer targets (tests/fuzz/run.sh).
+# the libFuzzer targets (tests/fuzz/run.sh); curl: tests/e2e/serve.sh.
 packages=(build-essential cmake pkg-config libtsan2 libasan8 libubsan1 python3
           valgrind qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross liburing-dev
-          clang libclang-rt-14-dev)
+          clang libclang-rt-14-dev curl)
 if [ "${1:-}" = "--peers" ]; then
-  packages+=(golang-go libtbb-dev g++ libglib2.0-dev libuv1-dev python3-uvloop libcsv-dev libhttp-parser-dev)
+  packages+=(golang-go libtbb-dev g++ libglib2.0-dev libuv1-dev python3-uvloop libcsv-dev libhttp-parser-dev
+             python3-pandas miller datamash nginx-light wrk)
 fi
 
 missing=()

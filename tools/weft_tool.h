@@ -5,5 +5,6 @@
 int weft_cmd_demo(int argc, char **argv);
 int weft_cmd_bench(int argc, char **argv);
 int weft_cmd_etl(int argc, char **argv);
+int weft_cmd_serve(int argc, char **argv);
 
 #endif

@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <weft/net.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -168,6 +170,123 @@ int weft_http_write_request(char *buf, size_t cap, const char *method, const cha
  * Thread-safety: any thread. */
 int weft_http_write_response(char *buf, size_t cap, int status, const char *reason,
                              const weft_http_header *headers, size_t n);
+
+/* ---- the server --------------------------------------------------------------------- */
+/* An HTTP/1.1 server on weft's event loop: one task per connection,
+ * keep-alive and pipelining, routes to handlers that run in the
+ * connection's task (they may wait: read files, call other servers),
+ * static files, limits and timeouts, and a graceful shutdown.
+ *
+ * A connection's life, numbered as the code runs:
+ *   1. Wait for the first byte of a request, up to idle_timeout (then the
+ *      connection is closed without a word).
+ *   2. Read the head; all of it must arrive within header_timeout of its
+ *      first byte (a slowloris client gets 408 and is closed). A bad head
+ *      gets 400, an oversized one 431.
+ *   3. Read the body, Content-Length or chunked, up to max_body (else 413),
+ *      each read within header_timeout; "Expect: 100-continue" gets its
+ *      interim response first.
+ *   4. Call the handler of the first matching route (404 if none, 405 if
+ *      the path matches but not the method); a handler that returns without
+ *      replying makes a 500.
+ *   5. Keep the connection for the next request unless either side said
+ *      close, the request was HTTP/1.0 without keep-alive, or the server is
+ *      shutting down.
+ * Shutdown (weft_http_server_shutdown): the accept loop stops; connections
+ * waiting in step 1 are closed at once; the others finish the request in
+ * flight, reply with "Connection: close" and close; at the deadline, those
+ * still running are cancelled and closed without a reply. */
+
+typedef struct weft_http_server weft_http_server;
+
+typedef struct weft_http_server_opts {
+    size_t max_body;        /* bytes of a request body; 0: 1 MiB */
+    int64_t header_timeout; /* ns for a head once it started; 0: 10 s */
+    int64_t idle_timeout;   /* ns between requests of a connection; 0: 60 s */
+    size_t max_connections; /* more wait in the listen backlog; 0: 10000 */
+    const char *server;     /* the Server header; NULL: "weft" */
+} weft_http_server_opts;
+
+/* A request as a handler sees it; valid during the handler's call. */
+typedef struct weft_http_request {
+    const weft_http_head *head; /* method, target, headers */
+    const char *path;           /* the target's path (before '?'), NUL-terminated */
+    const char *query;          /* after '?', NUL-terminated ("" if none) */
+    const char *body;           /* the whole body (chunked bodies decoded) */
+    size_t body_len;
+    const weft_addr *peer;
+} weft_http_request;
+
+/* Where a handler writes its one reply. */
+typedef struct weft_http_reply weft_http_reply;
+
+/* A handler: reply (weft_http_reply_send) and return 0, or return a
+ * negative error: the connection is then closed (with a 500 if nothing
+ * was sent). Runs in the connection's task. */
+typedef int weft_http_handler(void *arg, const weft_http_request *req, weft_http_reply *reply);
+
+/* weft_http_server_create: a server with no route.
+ * Returns: 0 and *out. Errors: -EINVAL (out NULL), -ENOMEM.
+ * Ownership: the caller owns *out (weft_http_server_destroy); opts is
+ * copied. Thread-safety: any thread. */
+int weft_http_server_create(weft_http_server **out, const weft_http_server_opts *opts);
+
+/* weft_http_server_destroy: free s, which must not be serving. NULL is
+ * ignored. Thread-safety: any thread, after weft_http_server_serve has
+ * returned. */
+void weft_http_server_destroy(weft_http_server *s);
+
+/* weft_http_server_route: requests with this method (NULL: any) whose path
+ * starts with prefix ("/" matches everything) go to fn(arg). Routes are
+ * tried in the order they were added.
+ * Returns: 0. Errors: -EINVAL (s, prefix or fn NULL, or a prefix not
+ *          starting with '/'), -EBUSY (serving), -ENOMEM.
+ * Ownership: prefix and method are copied; arg is borrowed while s lives.
+ * Thread-safety: s's owner, before serving. */
+int weft_http_server_route(weft_http_server *s, const char *method, const char *prefix,
+                           weft_http_handler *fn, void *arg);
+
+/* weft_http_server_static: GET and HEAD of paths under prefix are files
+ * of directory dir (a directory's index.html). The path is
+ * percent-decoded; a "." or ".." segment, an empty segment ("//"), a
+ * control byte (NUL included) or a bad escape is refused (400). Files are
+ * opened without following a final symlink, and only regular files are
+ * served; a file over 64 KiB goes out in 64 KiB blocks.
+ * Returns: 0. Errors: as weft_http_server_route; -ENOENT (dir is not a
+ *          directory). Thread-safety: s's owner, before serving. */
+int weft_http_server_static(weft_http_server *s, const char *prefix, const char *dir);
+
+/* weft_http_server_serve: accept connections on listen_fd and serve them
+ * until weft_http_server_shutdown (or the task is cancelled: then as a
+ * shutdown with no grace).
+ * Returns: 0 after a shutdown, once every connection is closed.
+ * Errors: -EBUSY (already serving), -EPERM (not in a task), accept's
+ *         errors other than those of a single connection.
+ * Ownership: listen_fd stays the caller's. In a task. */
+int weft_http_server_serve(weft_http_server *s, int listen_fd);
+
+/* weft_http_server_shutdown: stop s (see "Shutdown" above); connections
+ * still running at deadline are cancelled. Does not wait: serve returns
+ * when the last connection is closed.
+ * Returns: 0. Errors: -EINVAL (s NULL). Thread-safety: a task of the loop
+ * that serves (a signal-waiting task, a handler). */
+int weft_http_server_shutdown(weft_http_server *s, int64_t deadline);
+
+/* weft_http_server_stats: counters since creation. */
+typedef struct weft_http_server_stats {
+    uint64_t connections, requests, responses_4xx, responses_5xx, timeouts;
+} weft_http_server_stats;
+void weft_http_server_stats_get(const weft_http_server *s, weft_http_server_stats *out);
+
+/* weft_http_reply_send: the reply: status, headers (no Content-Length,
+ * Transfer-Encoding or Connection: the server writes those), and body
+ * (for HEAD only its length is sent). One reply per request.
+ * Returns: 0. Errors: -EINVAL (bad status, header or reason: see
+ *          weft_http_write_response), -EALREADY (replied already), the
+ *          write's errors (-EPIPE, -ETIMEDOUT: the peer stopped reading
+ *          within header_timeout). In the handler's task. */
+int weft_http_reply_send(weft_http_reply *r, int status, const weft_http_header *headers, size_t n,
+                         const void *body, size_t len);
 
 #ifdef __cplusplus
 }
