@@ -7,6 +7,7 @@
  *              [--header-timeout S] [--quiet]
  *
  * Synchronization: everything runs on one loop thread. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ typedef struct serve_job {
     bool hello, quiet;
     weft_http_server_opts opts;
     weft_http_server *server;
+    weft_future *serving; /* the serve task: a second signal cancels it */
     int lfd;
 } serve_job;
 
@@ -58,18 +60,24 @@ static int serving(void *arg, weft_value *result)
     return weft_http_server_serve(j->server, j->lfd);
 }
 
-/* SIGINT or SIGTERM: the graceful shutdown. */
+/* SIGINT or SIGTERM: the graceful shutdown; a second one: at once. */
 static int signals(void *arg, weft_value *result)
 {
     serve_job *j = arg;
-    int sig = weft_signal_wait(WEFT_SIG(SIGINT) | WEFT_SIG(SIGTERM), WEFT_NEVER);
+    uint64_t mask = WEFT_SIG(SIGINT) | WEFT_SIG(SIGTERM);
+    int sig = weft_signal_wait(mask, WEFT_NEVER);
     if (sig < 0)
         return 0;
     result->i64 = sig;
     if (!j->quiet)
-        fprintf(stderr, "\nweft serve: %s: finishing the requests in flight\n",
+        fprintf(stderr, "\nweft serve: %s: finishing the requests in flight (again to stop now)\n",
                 sig == SIGINT ? "interrupted" : "terminated");
     weft_http_server_shutdown(j->server, weft_deadline_in(10 * WEFT_SEC));
+    if (weft_signal_wait(mask, WEFT_NEVER) < 0)
+        return 0;
+    if (!j->quiet)
+        fprintf(stderr, "weft serve: stopping now\n");
+    weft_future_cancel(j->serving);
     return 0;
 }
 
@@ -109,13 +117,21 @@ static int main_task(void *arg, weft_value *result)
                 j->hello ? "hello" : j->dir, weft_loop_backend_name(weft_loop_current()));
     weft_future *srv, *sig, *tick = NULL;
     rc = weft_spawn(NULL, serving, j, &(weft_spawn_opts){.name = "serve"}, &srv);
-    if (rc == 0)
-        rc = weft_spawn(NULL, signals, j, &(weft_spawn_opts){.name = "signals"}, &sig);
     if (rc < 0)
         return rc;
+    j->serving = srv;
+    rc = weft_spawn(NULL, signals, j, &(weft_spawn_opts){.name = "signals"}, &sig);
+    if (rc < 0) {
+        weft_future_cancel(srv);
+        weft_future_wait(srv, WEFT_NEVER);
+        weft_future_unref(srv);
+        return rc;
+    }
     if (!j->quiet && isatty(STDERR_FILENO))
         weft_spawn(NULL, status_line, j, &(weft_spawn_opts){.name = "status"}, &tick);
     rc = weft_future_result(srv, WEFT_NEVER, NULL);
+    if (rc == -ECANCELED)
+        rc = 0; /* stopped by a second signal */
     weft_future_cancel(sig);
     weft_future_wait(sig, WEFT_NEVER);
     if (tick) {
@@ -197,8 +213,12 @@ int weft_cmd_serve(int argc, char **argv)
     if (!j.hello && !j.dir)
         j.dir = ".";
     /* Before any thread starts: the signals go to weft_signal_wait. */
-    weft_signals_block(WEFT_SIG(SIGINT) | WEFT_SIG(SIGTERM));
-    int rc = weft_http_server_create(&j.server, &j.opts);
+    int rc = weft_signals_block(WEFT_SIG(SIGINT) | WEFT_SIG(SIGTERM));
+    if (rc < 0) {
+        fprintf(stderr, "weft serve: cannot take SIGINT and SIGTERM: %s\n", weft_strerror(rc));
+        return 1;
+    }
+    rc = weft_http_server_create(&j.server, &j.opts);
     if (rc == 0)
         rc = j.hello ? weft_http_server_route(j.server, NULL, "/", hello, NULL)
                      : weft_http_server_static(j.server, "/", j.dir);

@@ -182,10 +182,11 @@ int weft_http_write_response(char *buf, size_t cap, int status, const char *reas
  *      connection is closed without a word).
  *   2. Read the head; all of it must arrive within header_timeout of its
  *      first byte (a slowloris client gets 408 and is closed). A bad head
- *      gets 400, an oversized one 431.
- *   3. Read the body, Content-Length or chunked, up to max_body (else 413),
- *      each read within header_timeout; "Expect: 100-continue" gets its
- *      interim response first.
+ *      gets 400, an oversized one 431; so does an HTTP/1.1 request without
+ *      exactly one Host header (400).
+ *   3. Read the body, Content-Length or chunked, up to max_body (else 413,
+ *      before anything is read), each read within header_timeout; an
+ *      HTTP/1.1 "Expect: 100-continue" gets its interim response first.
  *   4. Call the handler of the first matching route (404 if none, 405 if
  *      the path matches but not the method); a handler that returns without
  *      replying makes a 500.
@@ -204,7 +205,7 @@ typedef struct weft_http_server_opts {
     int64_t header_timeout; /* ns for a head once it started; 0: 10 s */
     int64_t idle_timeout;   /* ns between requests of a connection; 0: 60 s */
     size_t max_connections; /* more wait in the listen backlog; 0: 10000 */
-    const char *server;     /* the Server header; NULL: "weft" */
+    const char *server;     /* the Server header (weft_http_value_ok); NULL: "weft" */
 } weft_http_server_opts;
 
 /* A request as a handler sees it; valid during the handler's call. */
@@ -226,7 +227,8 @@ typedef struct weft_http_reply weft_http_reply;
 typedef int weft_http_handler(void *arg, const weft_http_request *req, weft_http_reply *reply);
 
 /* weft_http_server_create: a server with no route.
- * Returns: 0 and *out. Errors: -EINVAL (out NULL), -ENOMEM.
+ * Returns: 0 and *out. Errors: -EINVAL (out NULL, or a server name that
+ *         could split a head), -ENOMEM.
  * Ownership: the caller owns *out (weft_http_server_destroy); opts is
  * copied. Thread-safety: any thread. */
 int weft_http_server_create(weft_http_server **out, const weft_http_server_opts *opts);
@@ -238,7 +240,9 @@ void weft_http_server_destroy(weft_http_server *s);
 
 /* weft_http_server_route: requests with this method (NULL: any) whose path
  * starts with prefix ("/" matches everything) go to fn(arg). Routes are
- * tried in the order they were added.
+ * tried in the order they were added, on the path as sent (before
+ * percent-decoding: a route that guards "/private" does not see
+ * "/%70rivate").
  * Returns: 0. Errors: -EINVAL (s, prefix or fn NULL, or a prefix not
  *          starting with '/'), -EBUSY (serving), -ENOMEM.
  * Ownership: prefix and method are copied; arg is borrowed while s lives.
@@ -249,9 +253,12 @@ int weft_http_server_route(weft_http_server *s, const char *method, const char *
 /* weft_http_server_static: GET and HEAD of paths under prefix are files
  * of directory dir (a directory's index.html). The path is
  * percent-decoded; a "." or ".." segment, an empty segment ("//"), a
- * control byte (NUL included) or a bad escape is refused (400). Files are
- * opened without following a final symlink, and only regular files are
- * served; a file over 64 KiB goes out in 64 KiB blocks.
+ * control byte (NUL included) or a bad escape is refused (400); names
+ * starting with '.' (.git, .env) are not served (404). Files are opened
+ * beneath dir (openat2 RESOLVE_BENEATH: a symbolic link inside the tree
+ * is followed, one that leads out is not; without openat2, no link is
+ * followed), and only regular files are served; a file over 64 KiB goes
+ * out in 64 KiB blocks.
  * Returns: 0. Errors: as weft_http_server_route; -ENOENT (dir is not a
  *          directory). Thread-safety: s's owner, before serving. */
 int weft_http_server_static(weft_http_server *s, const char *prefix, const char *dir);
@@ -267,7 +274,8 @@ int weft_http_server_serve(weft_http_server *s, int listen_fd);
 
 /* weft_http_server_shutdown: stop s (see "Shutdown" above); connections
  * still running at deadline are cancelled. Does not wait: serve returns
- * when the last connection is closed.
+ * when the last connection is closed. Called before serve, it makes the
+ * next serve return at once.
  * Returns: 0. Errors: -EINVAL (s NULL). Thread-safety: a task of the loop
  * that serves (a signal-waiting task, a handler). */
 int weft_http_server_shutdown(weft_http_server *s, int64_t deadline);
@@ -278,15 +286,111 @@ typedef struct weft_http_server_stats {
 } weft_http_server_stats;
 void weft_http_server_stats_get(const weft_http_server *s, weft_http_server_stats *out);
 
-/* weft_http_reply_send: the reply: status, headers (no Content-Length,
- * Transfer-Encoding or Connection: the server writes those), and body
- * (for HEAD only its length is sent). One reply per request.
- * Returns: 0. Errors: -EINVAL (bad status, header or reason: see
- *          weft_http_write_response), -EALREADY (replied already), the
- *          write's errors (-EPIPE, -ETIMEDOUT: the peer stopped reading
- *          within header_timeout). In the handler's task. */
+/* weft_http_reply_send: the reply: status (200 to 999: interim answers
+ * are the server's), headers (no Content-Length, Transfer-Encoding or
+ * Connection: the server writes those), and body (for HEAD only its
+ * length is sent; 204 and 304 take none and get no length). One reply per
+ * request.
+ * Returns: 0. Errors: -EINVAL (a status, header or body refused as above
+ *          or by weft_http_write_response), -EALREADY (replied already),
+ *          the write's errors (-EPIPE; -ETIMEDOUT: a write made no
+ *          progress for header_timeout). In the handler's task. */
 int weft_http_reply_send(weft_http_reply *r, int status, const weft_http_header *headers, size_t n,
                          const void *body, size_t len);
+
+/* ---- the client ------------------------------------------------------------------------ */
+/* An HTTP/1.1 client for loop tasks: keep-alive connections pooled per
+ * host, limits on connections in flight (all hosts, and per host: a
+ * request waits for a slot), a connect timeout, redirects with a limit,
+ * retries with exponential backoff and full jitter for idempotent
+ * requests, and one absolute deadline over the whole request (lookups,
+ * slot waits, connects, retries and redirects included). URLs are
+ * "http://host[:port][/path][?query]" (host may be [IPv6]); https is
+ * refused (-EPROTONOSUPPORT) until the TLS layer lands.
+ *
+ * A request, numbered as the code runs:
+ *   1. Take a slot (global, then the host's), then a pooled idle
+ *      connection to the host, or connect.
+ *   2. Write the head (Host, User-Agent, Content-Length for a body, the
+ *      caller's headers after the checks of weft_http_write_request) and
+ *      the body.
+ *   3. Read the head and the body (Content-Length, chunked, or until
+ *      close), at most max_body bytes.
+ *   4. A connection that may carry another request goes back to the pool;
+ *      a pooled connection that the server had closed (no byte of a
+ *      response came back) is replaced once, without counting a retry.
+ *   5. A 301, 302, 303, 307 or 308 with a Location is followed (303, and
+ *      301/302 after a POST, become GET without a body), up to
+ *      max_redirects (then -ELOOP).
+ *   6. A failure to connect or a connection lost, and 502, 503 and 504
+ *      answers, are retried for GET, HEAD, PUT, DELETE and OPTIONS, up to
+ *      `retries` times, after a random pause in [0, retry_base * 2^k).
+ *
+ * Thread-safety: a client belongs to the tasks of one loop. */
+
+typedef struct weft_http_client weft_http_client;
+
+typedef struct weft_http_client_opts {
+    size_t max_connections;  /* connections in use, all hosts; 0: 100 */
+    size_t max_per_host;     /* in use per host; 0: max_connections */
+    int64_t connect_timeout; /* ns; 0: 10 s */
+    int max_redirects;       /* 0: 10; negative: none followed */
+    int retries;             /* 0: none; see step 6 */
+    int64_t retry_base;      /* ns; 0: 100 ms */
+    size_t max_body;         /* bytes of a response body; 0: 64 MiB */
+    int64_t idle_timeout;    /* a pooled connection idle longer is closed; 0: 30 s */
+    const char *user_agent;  /* NULL: "weft" */
+} weft_http_client_opts;
+
+typedef struct weft_http_response {
+    int status;
+    weft_http_head head; /* the final response's head */
+    char *body;          /* the body (NUL-terminated for convenience) */
+    size_t body_len;
+    char *url;              /* the final URL, after redirects */
+    int redirects, retries; /* followed, and made */
+    bool reused;            /* the final response came on a pooled connection */
+    const char *error;      /* on -EPROTO: what was wrong, in words */
+    char *raw_;             /* private: the bytes the head points into */
+} weft_http_response;
+
+/* weft_http_client_create: a client with an empty pool.
+ * Returns: 0 and *out. Errors: -EINVAL (out NULL), -ENOMEM.
+ * Ownership: the caller owns *out (weft_http_client_destroy); opts is
+ * copied (user_agent is borrowed while the client lives).
+ * Thread-safety: any thread. */
+int weft_http_client_create(weft_http_client **out, const weft_http_client_opts *opts);
+
+/* weft_http_client_destroy: close the pooled connections and free c. No
+ * request may be running. NULL is ignored. Thread-safety: a task of the
+ * client's loop, or any thread once that loop no longer runs. */
+void weft_http_client_destroy(weft_http_client *c);
+
+/* weft_http_client_request: method url, with n headers and len bytes of body,
+ * all before deadline; see the steps above.
+ * Returns: 0 and *out (any status: a 404 is a response, not an error).
+ * Errors: -EINVAL (a bad method, header or URL), -EPROTONOSUPPORT (not
+ *         http), -ETIMEDOUT, -ECANCELED, connect and lookup errors
+ *         (-ECONNREFUSED, WEFT_EAI_NONAME, ...), -ECONNRESET or -EPIPE (the
+ *         connection was lost), -EPROTO (a malformed response: out->error
+ *         says what), -E2BIG (a head over the parser's limits or a body
+ *         over max_body), -ELOOP (too many redirects). On an error *out
+ *         holds no memory (out->error may still be set).
+ * Ownership: *out owns its memory (weft_http_response_free).
+ * Thread-safety: tasks of the client's loop. */
+int weft_http_client_request(weft_http_client *c, const char *method, const char *url,
+                             const weft_http_header *headers, size_t n, const void *body,
+                             size_t len, int64_t deadline, weft_http_response *out);
+
+/* weft_http_response_free: free what *r holds (r itself is the caller's).
+ * NULL is ignored. Thread-safety: any thread. */
+void weft_http_response_free(weft_http_response *r);
+
+/* weft_http_client_stats: counters since creation. */
+typedef struct weft_http_client_stats {
+    uint64_t requests, connects, reused, redirects, retries;
+} weft_http_client_stats;
+void weft_http_client_stats_get(const weft_http_client *c, weft_http_client_stats *out);
 
 #ifdef __cplusplus
 }

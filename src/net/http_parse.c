@@ -355,7 +355,8 @@ const char *weft_http_header_get(const weft_http_head *h, const char *name, size
 
 enum {
     CH_SIZE,    /* hex digits of a chunk size */
-    CH_EXT,     /* after the size: an extension, up to CR */
+    CH_SIZE_WS, /* after the size: spaces, then ';' or CR */
+    CH_EXT,     /* an extension, up to CR */
     CH_SIZE_LF, /* the LF of a size line */
     CH_DATA,    /* chunk bytes */
     CH_DATA_CR, /* the CR after a chunk's bytes */
@@ -417,13 +418,27 @@ int weft_http_chunked_decode(weft_http_chunked *c, char *buf, size_t *len, size_
             }
             if (!c->digits)
                 return chunk_error(c, -EPROTO, "a chunk size that is not hexadecimal");
-            c->state = CH_EXT;
+            c->state = CH_SIZE_WS;
             continue; /* look at this byte again */
         }
+        case CH_SIZE_WS:
+            if (ch == ';') {
+                c->state = CH_EXT;
+                break;
+            }
+            if (ch == '\r') {
+                c->state = CH_SIZE_LF;
+                r++;
+                continue; /* the CR is not the line's */
+            }
+            if (ch != ' ' && ch != '\t')
+                return chunk_error(c, -EPROTO, "text after a chunk size that is not an extension");
+            break;
         case CH_EXT:
             if (ch == '\r') {
                 c->state = CH_SIZE_LF;
-                break;
+                r++;
+                continue;
             }
             if (is_ctl((unsigned char)ch))
                 return chunk_error(c, -EPROTO, "a control character in a chunk size line");
@@ -440,24 +455,28 @@ int weft_http_chunked_decode(weft_http_chunked *c, char *buf, size_t *len, size_
             if (ch != '\r')
                 return chunk_error(c, -EPROTO, "a chunk not followed by CRLF");
             c->state = CH_DATA_LF;
-            break;
+            r++;
+            continue;
         case CH_DATA_LF:
             if (ch != '\n')
                 return chunk_error(c, -EPROTO, "a chunk not followed by CRLF");
+            c->line = 0;
             c->state = CH_SIZE;
             r++;
             continue;
         case CH_TRAILER:
             if (ch == '\r') {
                 c->state = CH_END_LF;
-                break;
+                r++;
+                continue;
             }
             c->state = CH_TRAILER_LINE;
             continue;
         case CH_TRAILER_LINE:
             if (ch == '\r') {
                 c->state = CH_TRAILER_LF;
-                break;
+                r++;
+                continue;
             }
             if (is_ctl((unsigned char)ch))
                 return chunk_error(c, -EPROTO, "a control character in a trailer");

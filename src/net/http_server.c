@@ -21,10 +21,12 @@
  * (the connection list, the flags, the counters) needs no lock. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,7 +61,8 @@ typedef struct conn {
     char *buf;
     size_t len, cap;
     weft_http_head head;
-    char *target; /* a NUL-terminated copy of the target, split at '?' */
+    size_t head_len; /* of the head in buf being served; 0 between requests */
+    char *target;    /* a NUL-terminated copy of the target, split at '?' */
     size_t target_cap;
 } conn;
 
@@ -68,6 +71,7 @@ struct weft_http_server {
     route *routes;
     size_t nroutes;
     bool serving, stopping;
+    bool pending; /* a shutdown asked for before serve started */
     int64_t stop_deadline;
     weft_future *stop; /* completed by weft_http_server_shutdown */
     conn *conns;
@@ -104,6 +108,10 @@ int weft_http_server_create(weft_http_server **out, const weft_http_server_opts 
         s->o.max_connections = 10000;
     if (!s->o.server)
         s->o.server = "weft";
+    if (!weft_http_value_ok(s->o.server, strlen(s->o.server))) {
+        free(s);
+        return -EINVAL;
+    }
     *out = s;
     return 0;
 }
@@ -245,6 +253,21 @@ static size_t put_num(char *p, uint64_t v)
     return n;
 }
 
+/* Write all of buf; each write must make progress within span (a peer
+ * that reads slowly but steadily is not cut). */
+static int write_steady(int fd, const void *buf, size_t len, int64_t span)
+{
+    const char *p = buf;
+    while (len) {
+        int n = weft_write(fd, p, len, weft_deadline_in(span));
+        if (n < 0)
+            return n;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 /* Write the head (status, the caller's headers, then the server's, with
  * Content-Length: length) and then len bytes of body, unless head_only (a
  * file's blocks may follow); keep says whether the connection stays. */
@@ -279,9 +302,11 @@ static int send_reply(conn *c, int status, const weft_http_header *headers, size
     memcpy(p, "Server: ", 8);
     memcpy(p + 8, s->o.server, sl);
     p += 8 + sl;
-    memcpy(p, "\r\nContent-Length: ", 18);
-    p += 18;
-    p += put_num(p, length);
+    if (status != 204 && status != 304) { /* those have no body, so no length */
+        memcpy(p, "\r\nContent-Length: ", 18);
+        p += 18;
+        p += put_num(p, length);
+    }
     if (!keep) {
         memcpy(p, "\r\nConnection: close", 19);
         p += 19;
@@ -291,16 +316,16 @@ static int send_reply(conn *c, int status, const weft_http_header *headers, size
     }
     memcpy(p, "\r\n\r\n", 4);
     p += 4;
-    int64_t deadline = weft_deadline_in(s->o.header_timeout);
+    int64_t span = s->o.header_timeout;
     int rc;
     if (together) {
         if (!head_only && len)
             memcpy(p, body, len);
-        rc = weft_write_all(c->fd, out, (size_t)(p - out) + (head_only ? 0 : len), deadline, NULL);
+        rc = write_steady(c->fd, out, (size_t)(p - out) + (head_only ? 0 : len), span);
     } else {
-        rc = weft_write_all(c->fd, out, (size_t)(p - out), deadline, NULL);
+        rc = write_steady(c->fd, out, (size_t)(p - out), span);
         if (rc == 0 && !head_only && len)
-            rc = weft_write_all(c->fd, body, len, deadline, NULL);
+            rc = write_steady(c->fd, body, len, span);
     }
     if (out != stack)
         free(out);
@@ -312,8 +337,9 @@ static int send_reply(conn *c, int status, const weft_http_header *headers, size
 int weft_http_reply_send(weft_http_reply *r, int status, const weft_http_header *headers, size_t n,
                          const void *body, size_t len)
 {
-    if (!r || (!body && len) || (n && !headers))
-        return -EINVAL;
+    if (!r || (!body && len) || (n && !headers) || status < 200 ||
+        ((status == 204 || status == 304) && len))
+        return -EINVAL; /* interim answers are the server's; 204 and 304 have no body */
     if (r->sent)
         return -EALREADY;
     for (size_t k = 0; k < n; k++) {
@@ -325,21 +351,24 @@ int weft_http_reply_send(weft_http_reply *r, int status, const weft_http_header 
     }
     r->keep = r->keep && !r->c->s->stopping;
     int rc = send_reply(r->c, status, headers, n, body, len, len, r->head_only, r->keep);
-    if (rc != -EINVAL)
+    /* Once writing began, the reply is out (or the connection is lost). */
+    if (rc != -EINVAL && rc != -ENOMEM)
         r->sent = true;
     return rc;
 }
 
-/* A reply of the server's own (an error): text, and the connection closes. */
+/* A reply of the server's own (an error): text (not for HEAD), and the
+ * connection closes. */
 static void simple_reply(conn *c, int status, const char *text)
 {
+    bool head_only = c->head.method_len == 4 && memcmp(c->head.method, "HEAD", 4) == 0;
     static const weft_http_header type = {"Content-Type", "text/plain; charset=utf-8", 12, 25};
     char body[256];
     int n = snprintf(body, sizeof body, "%d %s%s%s\n", status, reason_of(status), text ? ": " : "",
                      text ? text : "");
     if (n < 0 || (size_t)n >= sizeof body)
         n = (int)sizeof body - 1;
-    send_reply(c, status, &type, 1, body, (size_t)n, (size_t)n, false, false);
+    send_reply(c, status, &type, 1, body, (size_t)n, (size_t)n, head_only, false);
 }
 
 /* ---- static files --------------------------------------------------------------------------- */
@@ -417,8 +446,40 @@ static bool file_name(const char *rest, char *out, size_t cap)
     }
 }
 
+/* Open name under the directory dir_fd without leaving it: openat2 with
+ * RESOLVE_BENEATH refuses ".." and symbolic links that lead outside (a
+ * link inside the tree is followed). Where the kernel has no openat2,
+ * no symbolic link is followed at the last component and none may be
+ * met on the way (O_NOFOLLOW, then a check of each directory). */
+static int open_beneath(int dir_fd, const char *name)
+{
+#ifdef SYS_openat2
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+    int fd = (int)syscall(SYS_openat2, dir_fd, name, &how, sizeof how);
+    if (fd >= 0 || errno != ENOSYS)
+        return fd;
+#endif
+    /* No openat2: refuse any path with a symbolic link on the way. */
+    char part[4096];
+    for (const char *p = strchr(name, '/'); p; p = strchr(p + 1, '/')) {
+        size_t n = (size_t)(p - name);
+        if (n >= sizeof part)
+            return errno = ENAMETOOLONG, -1;
+        memcpy(part, name, n);
+        part[n] = 0;
+        struct stat st;
+        if (fstatat(dir_fd, part, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            return -1;
+        if (S_ISLNK(st.st_mode))
+            return errno = ELOOP, -1;
+    }
+    return openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+}
+
 static int serve_file(conn *c, const route *r, const char *path, weft_http_reply *reply)
 {
+    static const weft_http_header plain = {"Content-Type", "text/plain; charset=utf-8", 12, 25};
     char name[4096];
     const char *rest = path + (r->prefix_len > 1 ? r->prefix_len : 0);
     if (!file_name(rest, name, sizeof name)) {
@@ -427,32 +488,37 @@ static int serve_file(conn *c, const route *r, const char *path, weft_http_reply
         reply->keep = false;
         return 0;
     }
-    int fd = openat(r->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    /* Dot files (.git, .env) are not served. */
+    if (name[0] == '.' ? name[1] != 0 : strstr(name, "/.") != NULL)
+        return weft_http_reply_send(reply, 404, &plain, 1, "404 Not Found\n", 14);
+    int fd = open_beneath(r->dir_fd, name);
     struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    bool ok = fd >= 0 && fstat(fd, &st) == 0;
+    if (ok && S_ISDIR(st.st_mode)) {
         int dir = fd;
         fd = openat(dir, "index.html", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
         close(dir);
-        if (fd >= 0 && fstat(fd, &st) != 0) {
-            close(fd);
-            fd = -1;
-        }
+        ok = fd >= 0 && fstat(fd, &st) == 0;
         strcpy(name, "index.html");
     }
-    if (fd < 0 || !S_ISREG(st.st_mode)) {
+    if (!ok || !S_ISREG(st.st_mode)) {
         if (fd >= 0)
             close(fd);
-        static const weft_http_header type = {"Content-Type", "text/plain; charset=utf-8", 12, 25};
-        return weft_http_reply_send(reply, 404, &type, 1, "404 Not Found\n", 14);
+        return weft_http_reply_send(reply, 404, &plain, 1, "404 Not Found\n", 14);
     }
     const char *ctype = content_type(name);
     weft_http_header h = {"Content-Type", ctype, 12, strlen(ctype)};
     size_t size = (size_t)st.st_size;
     int rc;
-    if (size <= FILE_BLOCK || reply->head_only) {
+    reply->keep = reply->keep && !c->s->stopping;
+    if (reply->head_only) {
+        /* The length only: nothing to read. */
+        rc = send_reply(c, 200, &h, 1, NULL, 0, size, true, reply->keep);
+        reply->sent = true;
+    } else if (size <= FILE_BLOCK) {
         char *data = malloc(size ? size : 1);
         rc = data ? 0 : -ENOMEM;
-        for (size_t got = 0; rc == 0 && got < size && !reply->head_only;) {
+        for (size_t got = 0; rc == 0 && got < size;) {
             int n = weft_file_pread(fd, data + got, size - got, (int64_t)got, WEFT_NEVER);
             rc = n < 0 ? n : n == 0 ? -EIO : 0;
             got += n > 0 ? (size_t)n : 0;
@@ -463,22 +529,20 @@ static int serve_file(conn *c, const route *r, const char *path, weft_http_reply
     } else {
         /* Larger files: the head with the length, then block by block. */
         char *block = malloc(FILE_BLOCK);
-        reply->keep = reply->keep && !c->s->stopping;
         rc = block ? send_reply(c, 200, &h, 1, NULL, 0, size, false, reply->keep) : -ENOMEM;
-        reply->sent = rc == 0;
+        reply->sent = block != NULL; /* a head may be half out: no 500 after it */
         for (size_t at = 0; rc == 0 && at < size;) {
             int n = weft_file_pread(fd, block, size - at < FILE_BLOCK ? size - at : FILE_BLOCK,
                                     (int64_t)at, WEFT_NEVER);
             rc = n < 0 ? n : n == 0 ? -EIO : 0; /* the file shrank: the reply is cut */
             if (rc == 0)
-                rc = weft_write_all(c->fd, block, (size_t)n,
-                                    weft_deadline_in(c->s->o.header_timeout), NULL);
+                rc = write_steady(c->fd, block, (size_t)n, c->s->o.header_timeout);
             at += n > 0 ? (size_t)n : 0;
         }
         free(block);
-        if (rc < 0)
-            reply->keep = false; /* a cut reply ends the connection */
     }
+    if (rc < 0)
+        reply->keep = false; /* a cut reply ends the connection */
     close(fd);
     return rc;
 }
@@ -498,8 +562,14 @@ static int read_more(conn *c, size_t limit, int64_t deadline)
         char *b = realloc(c->buf, cap);
         if (!b)
             return -ENOMEM;
+        bool moved = b != c->buf;
         c->buf = b;
         c->cap = cap;
+        /* The head points into the buffer: parse it again where it is. */
+        if (moved && c->head_len) {
+            weft_http_head_reset(&c->head);
+            weft_http_parse_head(&c->head, true, NULL, c->buf, c->head_len);
+        }
     }
     int n = weft_read(c->fd, c->buf + c->len, c->cap - c->len, deadline);
     if (n > 0)
@@ -597,7 +667,12 @@ static bool one_request(conn *c)
     int64_t deadline = weft_deadline_in(s->o.header_timeout);
     weft_http_head_reset(&c->head);
     int hl;
+    c->head_len = 0;
     while ((hl = weft_http_parse_head(&c->head, true, NULL, c->buf, c->len)) == -EAGAIN) {
+        if (c->len >= HEAD_LIMIT) {
+            hl = -E2BIG;
+            break;
+        }
         int n = read_more(c, HEAD_LIMIT, deadline);
         if (n == -E2BIG) {
             hl = -E2BIG;
@@ -615,19 +690,31 @@ static bool one_request(conn *c)
         simple_reply(c, hl == -E2BIG ? 431 : 400, c->head.error);
         return false;
     }
+    c->head_len = (size_t)hl;
+    /* HTTP/1.1 requests name their host, once (RFC 9112 section 3.2). */
+    size_t hosts = 0;
+    for (size_t k = 0; k < c->head.nheaders; k++)
+        hosts +=
+            c->head.headers[k].name_len == 4 && !strncasecmp(c->head.headers[k].name, "host", 4);
+    if (c->head.minor_version == 1 && hosts != 1) {
+        simple_reply(c, 400, "an HTTP/1.1 request needs exactly one Host header");
+        return false;
+    }
     /* Step 3: the body. */
     size_t limit = (size_t)hl + s->o.max_body, body_len = 0, consumed = (size_t)hl;
     bool keep = c->head.keep_alive && !s->stopping;
-    if (c->head.body != WEFT_HTTP_BODY_NONE && c->head.expect_continue && c->len == (size_t)hl) {
+    if (c->head.body == WEFT_HTTP_BODY_LENGTH && c->head.content_length > s->o.max_body) {
+        simple_reply(c, 413, NULL);
+        return false;
+    }
+    /* Ask for the body only when it will be read (HTTP/1.0 has no 100). */
+    if (c->head.body != WEFT_HTTP_BODY_NONE && c->head.expect_continue &&
+        c->head.minor_version == 1 && c->len == (size_t)hl) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        if (weft_write_all(c->fd, cont, sizeof cont - 1, deadline, NULL) < 0)
+        if (write_steady(c->fd, cont, sizeof cont - 1, s->o.header_timeout) < 0)
             return false;
     }
     if (c->head.body == WEFT_HTTP_BODY_LENGTH) {
-        if (c->head.content_length > s->o.max_body) {
-            simple_reply(c, 413, NULL);
-            return false;
-        }
         body_len = (size_t)c->head.content_length;
         while (c->len < (size_t)hl + body_len) {
             int n = read_more(c, limit, weft_deadline_in(s->o.header_timeout));
@@ -682,6 +769,15 @@ static bool one_request(conn *c)
     /* What the client sent after this request starts the next one. */
     memmove(c->buf, c->buf + consumed, c->len - consumed);
     c->len -= consumed;
+    c->head_len = 0;
+    /* A connection that once took a large body does not keep its buffer. */
+    if (c->cap > 4 * FIRST_BUF && c->len <= FIRST_BUF) {
+        char *b = realloc(c->buf, FIRST_BUF);
+        if (b) {
+            c->buf = b;
+            c->cap = FIRST_BUF;
+        }
+    }
     return keep && !s->stopping;
 }
 
@@ -811,13 +907,14 @@ int weft_http_server_serve(weft_http_server *s, int listen_fd)
     if (rc < 0)
         return rc;
     s->serving = true;
-    s->stopping = false;
+    s->stopping = s->pending;
+    s->pending = false;
     weft_group g;
     weft_group_init(&g);
     acceptor a = {s, listen_fd, &g, 0};
     weft_future *acc = NULL;
     rc = weft_spawn(NULL, accept_task, &a, &(weft_spawn_opts){.name = "http-accept"}, &acc);
-    if (rc == 0 && weft_future_wait(s->stop, WEFT_NEVER) < 0 && !s->stopping) {
+    if (rc == 0 && !s->stopping && weft_future_wait(s->stop, WEFT_NEVER) < 0 && !s->stopping) {
         /* serve itself was cancelled: a shutdown without grace. */
         s->stopping = true;
         s->stop_deadline = weft_now();
@@ -863,6 +960,11 @@ int weft_http_server_shutdown(weft_http_server *s, int64_t deadline)
 {
     if (!s)
         return -EINVAL;
+    if (!s->serving) {
+        s->pending = true; /* serve will stop at once */
+        s->stop_deadline = deadline;
+        return 0;
+    }
     if (s->stopping)
         return 0;
     s->stopping = true;

@@ -315,6 +315,9 @@ static void test_chunked(void)
         {"5;a\x01\r\nhello\r\n", "", -EPROTO},
         {"0\r\nT: a\x01\r\n\r\n", "", -EPROTO},
         {"0\r\n\rX", "", -EPROTO},
+        {"3zzz\r\nabc\r\n0\r\n\r\n", "", -EPROTO}, /* text after a size: not an extension */
+        {"3 \t;e\r\nabc\r\n0\r\n\r\n", "abc", 1},  /* spaces before ';' */
+        {"3 \r\nabc\r\n0 \r\n\r\n", "abc", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t len = strlen(cases[i].wire), rest = 0;
@@ -333,14 +336,26 @@ static void test_chunked(void)
     WT_EQ(weft_http_chunked_decode(&c, wire, &n, &used), 0);
     WT_EQ(n, 2);
     WT_EQ(c.left, 0xffffffffffffffffull - 2);
-    /* A size line over the limit. */
-    char *longext = malloc(WEFT_HTTP_MAX_LINE + 16);
-    memset(longext, 'e', WEFT_HTTP_MAX_LINE + 16);
-    longext[0] = '1';
-    longext[1] = ';';
-    weft_http_chunked_init(&c);
-    n = WEFT_HTTP_MAX_LINE + 16;
-    WT_ERR(weft_http_chunked_decode(&c, longext, &n, &used), -E2BIG);
+    /* Size lines of exactly the limit pass, the first and a later one; one
+     * byte more does not. */
+    char *longext = malloc(WEFT_HTTP_MAX_LINE + 64);
+    for (int extra = 0; extra <= 1; extra++)
+        for (int later = 0; later <= 1; later++) {
+            size_t k = 0;
+            if (later)
+                k += (size_t)sprintf(longext, "1\r\nx\r\n");
+            size_t start = k;
+            longext[k++] = '1';
+            longext[k++] = ';';
+            while (k - start < (size_t)WEFT_HTTP_MAX_LINE + (size_t)extra)
+                longext[k++] = 'e';
+            k += (size_t)sprintf(longext + k, "\r\ny\r\n");
+            weft_http_chunked_init(&c);
+            n = k;
+            int rc = weft_http_chunked_decode(&c, longext, &n, &used);
+            if (rc != (extra ? -E2BIG : 0))
+                WT_FAIL_("a size line of limit+%d (later %d): rc %d", extra, later, rc);
+        }
     free(longext);
 }
 

@@ -69,6 +69,17 @@ static int silent(void *arg, const weft_http_request *req, weft_http_reply *repl
     return 0;
 }
 
+/* 204 takes no body: refused, then sent without. */
+static int nocontent(void *arg, const weft_http_request *req, weft_http_reply *reply)
+{
+    (void)arg;
+    (void)req;
+    if (weft_http_reply_send(reply, 204, NULL, 0, "body", 4) != -EINVAL ||
+        weft_http_reply_send(reply, 103, NULL, 0, NULL, 0) != -EINVAL)
+        return -EPROTO;
+    return weft_http_reply_send(reply, 204, NULL, 0, NULL, 0);
+}
+
 static int slow(void *arg, const weft_http_request *req, weft_http_reply *reply)
 {
     (void)arg;
@@ -185,6 +196,12 @@ static void make_files(void)
     f = fopen(path, "w");
     fwrite(big, 1, BIG, f);
     fclose(f);
+    snprintf(path, sizeof path, "%s/.secret", dir);
+    f = fopen(path, "w");
+    fputs("hidden\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/up", dir);
+    WT_EQ(symlink("/", path), 0);
     snprintf(path, sizeof path, "%s/space name.txt", dir);
     f = fopen(path, "w");
     fputs("spaced\n", f);
@@ -208,11 +225,11 @@ static void keep_alive_and_routes(void)
     WT_STREQ(resp.body, "hello /hello/x?y=1");
     WT_ASSERT(!resp.close);
     /* The same connection, then three pipelined in one write. */
-    send_raw(fd, "GET /hello HTTP/1.1\r\n\r\n");
+    send_raw(fd, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     WT_OK(read_response(fd, &resp, false));
     WT_STREQ(resp.body, "hello /hello?");
-    send_raw(fd, "GET /hello/1 HTTP/1.1\r\n\r\nGET /hello/2 HTTP/1.1\r\n\r\n"
-                 "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+    send_raw(fd, "GET /hello/1 HTTP/1.1\r\nHost: t\r\n\r\nGET /hello/2 HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
     WT_OK(read_response(fd, &resp, false));
     WT_STREQ(resp.body, "hello /hello/1?");
     WT_OK(read_response(fd, &resp, false));
@@ -220,25 +237,25 @@ static void keep_alive_and_routes(void)
     WT_OK(read_response(fd, &resp, false));
     WT_STREQ(resp.body, "abc");
     /* Routing answers. */
-    send_raw(fd, "GET /nowhere HTTP/1.1\r\n\r\n");
+    send_raw(fd, "GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n");
     WT_OK(read_response(fd, &resp, false));
     WT_EQ(resp.status, 404);
-    send_raw(fd, "HEAD /hello HTTP/1.1\r\n\r\n");
+    send_raw(fd, "HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     WT_OK(read_response(fd, &resp, true));
     WT_EQ(resp.status, 200);
     WT_EQ(resp.body_len, 13); /* "hello /hello?" */
-    send_raw(fd, "GET /echo HTTP/1.1\r\n\r\n");
+    send_raw(fd, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
     WT_OK(read_response(fd, &resp, false));
     WT_EQ(resp.status, 405);
     WT_ASSERT(resp.close);
     expect_closed(fd);
     fd = connect_server();
-    send_raw(fd, "GET /fail HTTP/1.1\r\n\r\n");
+    send_raw(fd, "GET /fail HTTP/1.1\r\nHost: t\r\n\r\n");
     WT_OK(read_response(fd, &resp, false));
     WT_EQ(resp.status, 500);
     expect_closed(fd);
     fd = connect_server();
-    send_raw(fd, "GET /silent HTTP/1.1\r\n\r\n");
+    send_raw(fd, "GET /silent HTTP/1.1\r\nHost: t\r\n\r\n");
     WT_OK(read_response(fd, &resp, false));
     WT_EQ(resp.status, 500);
     expect_closed(fd);
@@ -253,15 +270,16 @@ static void keep_alive_and_routes(void)
 static void bodies(void)
 {
     int fd = connect_server();
-    send_raw(fd, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    send_raw(fd, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                  "4\r\nwi-f\r\n5;ext=1\r\ni in \r\n4\r\nCSV!\r\n0\r\nX-T: 1\r\n\r\n"
-                 "GET /hello HTTP/1.1\r\n\r\n");
+                 "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     WT_OK(read_response(fd, &resp, false));
     WT_STREQ(resp.body, "wi-fi in CSV!");
     WT_OK(read_response(fd, &resp, false));
     WT_STREQ(resp.body, "hello /hello?");
     /* Expect: 100-continue: the interim response comes before the body is sent. */
-    send_raw(fd, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    send_raw(fd,
+             "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
     WT_OK(read_response(fd, &resp, false));
     WT_EQ(resp.status, 100);
     send_raw(fd, "12345");
@@ -280,10 +298,11 @@ static void bad_requests(void)
         const char *why;
     } cases[] = {
         {"GET / HTTP/1.1\nHost: x\r\n\r\n", 400, "LF alone"},
-        {"POST /echo HTTP/1.1\r\nContent-Length: 2000\r\n\r\n", 413, NULL},
-        {"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n", 413, NULL},
-        {"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "hexadecimal"},
-        {"GET /\x01 HTTP/1.1\r\n\r\n", 400, "control character"},
+        {"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000\r\n\r\n", 413, NULL},
+        {"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n", 413, NULL},
+        {"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400,
+         "hexadecimal"},
+        {"GET /\x01 HTTP/1.1\r\nHost: t\r\n\r\n", 400, "control character"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int fd = connect_server();
@@ -300,9 +319,33 @@ static void bad_requests(void)
         WT_ASSERT(resp.close);
         expect_closed(fd);
     }
+    /* HTTP/1.1 without a Host, or with two; a HEAD's error has no body;
+     * a body too large gets 413 at once, not 100 Continue. */
+    static const char *hosts[] = {"GET /hello HTTP/1.1\r\n\r\n",
+                                  "GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"};
+    for (int i = 0; i < 2; i++) {
+        int h = connect_server();
+        send_raw(h, hosts[i]);
+        WT_OK(read_response(h, &resp, false));
+        WT_EQ(resp.status, 400);
+        WT_ASSERT(strstr(resp.body, "Host"));
+        expect_closed(h);
+    }
+    int hf = connect_server();
+    send_raw(hf, "HEAD /static/a%zz HTTP/1.1\r\nHost: t\r\n\r\n");
+    WT_OK(read_response(hf, &resp, true));
+    WT_EQ(resp.status, 400);
+    expect_closed(hf); /* no body bytes before the end */
+    hf = connect_server();
+    send_raw(
+        hf,
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n");
+    WT_OK(read_response(hf, &resp, false));
+    WT_EQ(resp.status, 413);
+    expect_closed(hf);
     /* A head line over 64 KiB. */
     int fd = connect_server();
-    send_raw(fd, "GET / HTTP/1.1\r\nX: ");
+    send_raw(fd, "GET / HTTP/1.1\r\nHost: t\r\nX: ");
     char *line = malloc(70000);
     memset(line, 'v', 69999);
     line[69999] = 0;
@@ -319,7 +362,7 @@ static void timeouts(void)
     /* Slowloris: half a head, then nothing. */
     int fd = connect_server();
     int64_t t0 = weft_now();
-    send_raw(fd, "GET / HTTP/1.1\r\nHost:");
+    send_raw(fd, "GET / HTTP/1.1\r\nHost: t\r\nHost:");
     WT_OK(read_response(fd, &resp, false));
     WT_EQ(resp.status, 408);
     WT_GE(weft_now() - t0, 100 * WEFT_MSEC);
@@ -332,26 +375,41 @@ static void timeouts(void)
 static void static_files(void)
 {
     int fd = connect_server();
-    send_raw(fd, "GET /static/a.txt HTTP/1.1\r\n\r\n");
+    send_raw(fd, "GET /static/a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
     WT_OK(read_response(fd, &resp, false));
     WT_EQ(resp.status, 200);
     WT_STREQ(resp.body, "file a\n");
-    send_raw(fd, "GET /static/sub/ HTTP/1.1\r\n\r\n");
+    send_raw(fd, "GET /static/sub/ HTTP/1.1\r\nHost: t\r\n\r\n");
     WT_OK(read_response(fd, &resp, false));
     WT_STREQ(resp.body, "<p>index</p>\n");
-    send_raw(fd, "GET /static/space%20name.txt HTTP/1.1\r\n\r\n");
+    send_raw(fd, "GET /static/space%20name.txt HTTP/1.1\r\nHost: t\r\n\r\n");
     WT_OK(read_response(fd, &resp, false));
     WT_STREQ(resp.body, "spaced\n");
-    send_raw(fd, "GET /static/big.bin HTTP/1.1\r\n\r\n");
+    send_raw(fd, "GET /static/big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
     WT_OK(read_response(fd, &resp, false));
     WT_EQ(resp.body_len, BIG);
     WT_EQ(memcmp(resp.body, big, BIG), 0);
-    send_raw(fd, "HEAD /static/big.bin HTTP/1.1\r\n\r\n");
+    send_raw(fd, "HEAD /static/big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
     WT_OK(read_response(fd, &resp, true));
     WT_EQ(resp.body_len, BIG);
-    send_raw(fd, "GET /static/missing.txt HTTP/1.1\r\n\r\n");
+    send_raw(fd, "GET /static/missing.txt HTTP/1.1\r\nHost: t\r\n\r\n");
     WT_OK(read_response(fd, &resp, false));
     WT_EQ(resp.status, 404);
+    /* Dot files are not served; a link out of the directory is not followed. */
+    send_raw(fd, "GET /static/.secret HTTP/1.1\r\nHost: t\r\n\r\n");
+    WT_OK(read_response(fd, &resp, false));
+    WT_EQ(resp.status, 404);
+    send_raw(fd, "GET /static/up/etc/hostname HTTP/1.1\r\nHost: t\r\n\r\n");
+    WT_OK(read_response(fd, &resp, false));
+    WT_EQ(resp.status, 404);
+    /* 204: no length, no body, and the connection goes on. */
+    send_raw(fd,
+             "GET /nocontent HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    WT_OK(read_response(fd, &resp, false));
+    WT_EQ(resp.status, 204);
+    WT_EQ(resp.body_len, 0);
+    WT_OK(read_response(fd, &resp, false));
+    WT_EQ(resp.status, 200);
     weft_close(fd);
     npending = 0;
     static const char *refused[] = {"/static/../etc/passwd", "/static/%2e%2e/x", "/static/a//b",
@@ -359,7 +417,7 @@ static void static_files(void)
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         fd = connect_server();
         char raw[256];
-        snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\n\r\n", refused[i]);
+        snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", refused[i]);
         send_raw(fd, raw);
         WT_OK(read_response(fd, &resp, false));
         if (resp.status != 400)
@@ -381,8 +439,8 @@ static int clients(void *arg, weft_value *result)
     /* Shutdown: one request in flight (the slow handler), one idle
      * connection; the idle one is closed at once, the slow one answered. */
     int busy = connect_server(), idle = connect_server();
-    send_raw(busy, "GET /slow HTTP/1.1\r\n\r\n");
-    send_raw(idle, "GET /hello HTTP/1.1\r\n\r\n");
+    send_raw(busy, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
+    send_raw(idle, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     WT_OK(read_response(idle, &resp, false));
     weft_task_yield();
     weft_http_server_shutdown(server, weft_deadline_in(10 * WEFT_SEC));
@@ -401,11 +459,11 @@ static int serving(void *arg, weft_value *result)
     return weft_http_server_serve(server, (int)(intptr_t)arg);
 }
 
-static size_t max_connections;
+static size_t max_connections, max_body = 1000;
 
 static void start(int64_t header, int64_t idle, int *lfd)
 {
-    weft_http_server_opts o = {.max_body = 1000,
+    weft_http_server_opts o = {.max_body = max_body,
                                .header_timeout = header,
                                .idle_timeout = idle,
                                .max_connections = max_connections};
@@ -415,6 +473,7 @@ static void start(int64_t header, int64_t idle, int *lfd)
     WT_OK(weft_http_server_route(server, NULL, "/fail", failing, NULL));
     WT_OK(weft_http_server_route(server, NULL, "/silent", silent, NULL));
     WT_OK(weft_http_server_route(server, NULL, "/slow", slow, NULL));
+    WT_OK(weft_http_server_route(server, NULL, "/nocontent", nocontent, NULL));
     WT_OK(weft_http_server_static(server, "/static/", dir));
     weft_addr bound;
     WT_OK(weft_tcp_listen("127.0.0.1", "0", 128, lfd, &bound));
@@ -446,7 +505,7 @@ static int main_task(void *arg, weft_value *result)
     start(10 * WEFT_SEC, 10 * WEFT_SEC, &lfd);
     WT_OK(weft_spawn(NULL, serving, (void *)(intptr_t)lfd, NULL, &srv));
     int fd = connect_server();
-    send_raw(fd, "GET /slow HTTP/1.1\r\n\r\n");
+    send_raw(fd, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
     while (weft_http_server_stats_get(server, &st), st.requests == 0)
         weft_task_yield();
     weft_http_server_shutdown(server, weft_deadline_in(50 * WEFT_MSEC));
@@ -456,15 +515,61 @@ static int main_task(void *arg, weft_value *result)
     weft_future_unref(hold);
     weft_http_server_destroy(server);
     weft_close(lfd);
+    /* Bodies larger than the first read buffer (it grows while the head
+     * is in use: the handler must see the request intact). */
+    max_body = 100000;
+    start(10 * WEFT_SEC, 10 * WEFT_SEC, &lfd);
+    WT_OK(weft_spawn(NULL, serving, (void *)(intptr_t)lfd, NULL, &srv));
+    fd = connect_server();
+    char *big_body = malloc(60000), *raw = malloc(140000);
+    for (int i = 0; i < 60000; i++)
+        big_body[i] = (char)('a' + i % 26);
+    int rn = sprintf(raw, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 60000\r\n\r\n");
+    memcpy(raw + rn, big_body, 60000);
+    WT_OK(weft_write_all(fd, raw, (size_t)rn + 60000, weft_deadline_in(5 * WEFT_SEC), NULL));
+    WT_OK(read_response(fd, &resp, false));
+    WT_EQ(resp.status, 200);
+    WT_EQ(resp.body_len, 60000);
+    WT_EQ(memcmp(resp.body, big_body, 60000), 0);
+    rn = sprintf(raw, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int k = 0; k < 60000; k += 3000)
+        rn += sprintf(raw + rn, "bb8\r\n%.3000s\r\n", big_body + k);
+    rn += sprintf(raw + rn, "0\r\n\r\n");
+    WT_OK(weft_write_all(fd, raw, (size_t)rn, weft_deadline_in(5 * WEFT_SEC), NULL));
+    WT_OK(read_response(fd, &resp, false));
+    WT_EQ(resp.body_len, 60000);
+    WT_EQ(memcmp(resp.body, big_body, 60000), 0);
+    free(big_body);
+    free(raw);
+    weft_close(fd);
+    npending = 0;
+    weft_http_server_shutdown(server, weft_deadline_in(WEFT_SEC));
+    WT_OK(weft_future_result(srv, weft_deadline_in(5 * WEFT_SEC), NULL));
+    weft_future_unref(srv);
+    weft_http_server_destroy(server);
+    weft_close(lfd);
+    max_body = 1000;
+    /* A shutdown asked for before serve starts is kept: serve returns. */
+    start(10 * WEFT_SEC, 10 * WEFT_SEC, &lfd);
+    weft_http_server_shutdown(server, weft_now());
+    WT_OK(weft_spawn(NULL, serving, (void *)(intptr_t)lfd, NULL, &srv));
+    WT_OK(weft_future_result(srv, weft_deadline_in(5 * WEFT_SEC), NULL));
+    weft_future_unref(srv);
+    weft_http_server_destroy(server);
+    weft_close(lfd);
+    /* The Server header is checked like any value. */
+    weft_http_server *bad;
+    WT_ERR(weft_http_server_create(&bad, &(weft_http_server_opts){.server = "weft\r\nX: 1"}),
+           -EINVAL);
     /* max_connections 1: a second connection waits in the backlog until
      * the first ends. */
     max_connections = 1;
     start(10 * WEFT_SEC, 10 * WEFT_SEC, &lfd);
     WT_OK(weft_spawn(NULL, serving, (void *)(intptr_t)lfd, NULL, &srv));
     int first = connect_server(), second = connect_server();
-    send_raw(first, "GET /hello/1 HTTP/1.1\r\n\r\n");
+    send_raw(first, "GET /hello/1 HTTP/1.1\r\nHost: t\r\n\r\n");
     WT_OK(read_response(first, &resp, false));
-    send_raw(second, "GET /hello/2 HTTP/1.1\r\n\r\n");
+    send_raw(second, "GET /hello/2 HTTP/1.1\r\nHost: t\r\n\r\n");
     char c;
     WT_ERR(weft_read(second, &c, 1, weft_deadline_in(100 * WEFT_MSEC)), -ETIMEDOUT);
     weft_close(first);
