@@ -80,6 +80,8 @@ if(TARGET weft)
   set_tests_properties(e2e/etl PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS "e2e;etl")
   add_test(NAME e2e/serve COMMAND ${CMAKE_SOURCE_DIR}/tests/e2e/serve.sh $<TARGET_FILE:weft>)
   set_tests_properties(e2e/serve PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS "e2e;net")
+  add_test(NAME e2e/fetch COMMAND ${CMAKE_SOURCE_DIR}/tests/e2e/fetch.sh $<TARGET_FILE:weft>)
+  set_tests_properties(e2e/fetch PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS "e2e;net")
 endif()
 
 # The fuzz targets; the AArch64 context switch, cross-built and run under

@@ -154,19 +154,6 @@ static void machine(char *buf, size_t len)
     snprintf(buf, len, "%ld CPUs, %s, Linux %s", sysconf(_SC_NPROCESSORS_ONLN), model, u.release);
 }
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", *s);
-        else
-            putchar(*s);
-    }
-    putchar('"');
-}
 
 int weft_cmd_bench(int argc, char **argv)
 {
@@ -288,20 +275,20 @@ int weft_cmd_bench(int argc, char **argv)
     machine(mach, sizeof mach);
     if (json) {
         printf("{\"machine\":");
-        json_string(mach);
+        weft_tool_json_string(stdout, mach);
         printf(",\"reps\":%d,\"scale\":%g,\"results\":[", reps, scale);
         for (int i = 0; i < nrows; i++) {
             printf("%s{\"name\":", i ? "," : "");
-            json_string(rows[i].k->name);
+            weft_tool_json_string(stdout, rows[i].k->name);
             printf(",\"what\":");
-            json_string(rows[i].k->what);
+            weft_tool_json_string(stdout, rows[i].k->what);
             printf(",\"weft_ops_per_s\":%.0f,\"peers\":{", rows[i].ops);
             bool first = true;
             for (int p = 0; p < npeers; p++) {
                 if (peers[p].ops[i] <= 0)
                     continue;
                 printf("%s\"%s\":{\"workload\":", first ? "" : ",", peers[p].label);
-                json_string(rows[i].k->peer_name);
+                weft_tool_json_string(stdout, rows[i].k->peer_name);
                 printf(",\"ops_per_s\":%.0f,\"weft_ratio\":%.2f}", peers[p].ops[i],
                        rows[i].ops / peers[p].ops[i]);
                 first = false;

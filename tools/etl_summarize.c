@@ -54,6 +54,7 @@
 #include <weft/time.h>
 
 #include "tools/etl.h"
+#include "tools/weft_tool.h"
 
 typedef enum format { FMT_TABLE, FMT_JSON, FMT_CSV } format;
 
@@ -734,20 +735,6 @@ static int take_result(etl_chunk *cc, etl_rbuf *in)
 
 /* ---- output ---------------------------------------------------------------------------- */
 
-static void json_string(FILE *o, const char *s)
-{
-    fputc('"', o);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(o, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(o, "\\u%04x", c);
-        else
-            fputc(c, o);
-    }
-    fputc('"', o);
-}
 
 static void json_number(FILE *o, double v)
 {
@@ -783,14 +770,14 @@ static void json_agg(FILE *o, const agg *a, const file_info *f)
             continue;
         fputs(first ? "" : ",", o);
         first = false;
-        json_string(o, f->in.cols[c].name);
+        weft_tool_json_string(o, f->in.cols[c].name);
         fputc(':', o);
         json_stats(o, &a->num[c]);
     }
     fputs("},\"distinct\":{", o);
     for (size_t d = 0; d < f->job->ndistinct; d++) {
         fputs(d ? "," : "", o);
-        json_string(o, f->job->distinct_names[d]);
+        weft_tool_json_string(o, f->job->distinct_names[d]);
         fprintf(o, ":%zu", a->distinct[d].count);
     }
     fputc('}', o);
@@ -1043,7 +1030,7 @@ int weft_etl_summarize(int argc, char **argv)
         fputs("{\"files\":[", o);
         for (size_t i = 0; i < npaths; i++) {
             fputs(i ? ",{\"file\":" : "{\"file\":", o);
-            json_string(o, files[i].in.path);
+            weft_tool_json_string(o, files[i].in.path);
             fputc(',', o);
             json_agg(o, &files[i].total, &files[i]);
             fprintf(o, ",\"in_total\":%s}", etl_same_header(&first->in, &files[i].in) ? "true" : "false");
@@ -1061,7 +1048,7 @@ int weft_etl_summarize(int argc, char **argv)
                 group *g = e->value;
                 fputs(comma ? "," : "", o);
                 comma = true;
-                json_string(o, e->key);
+                weft_tool_json_string(o, e->key);
                 fprintf(o, ":{\"rows\":%llu,\"columns\":{", (unsigned long long)g->rows);
                 bool c1 = false;
                 for (size_t c = 0; c < first->in.ncols; c++) {
@@ -1069,7 +1056,7 @@ int weft_etl_summarize(int argc, char **argv)
                         continue;
                     fputs(c1 ? "," : "", o);
                     c1 = true;
-                    json_string(o, first->in.cols[c].name);
+                    weft_tool_json_string(o, first->in.cols[c].name);
                     fputc(':', o);
                     json_stats(o, &g->num[c]);
                 }
