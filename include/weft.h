@@ -16,6 +16,7 @@
 #include <weft/coro.h>
 #include <weft/loop.h>
 #include <weft/net.h>
+#include <weft/tls.h>
 #include <weft/http.h>
 #include <weft/csv.h>
 

@@ -3,7 +3,7 @@
  * flight, on weft's client (weft/http.h) and event loop.
  *
  *   weft fetch URL... | -i FILE [-o DIR] [-c N] [--timeout S] [--retries N]
- *              [--json] [--quiet]
+ *              [--ca-file FILE] [--insecure] [--json] [--quiet]
  *
  * N worker tasks take the next URL until none is left; each result (status,
  * bytes, latency, or the reason it failed) is kept for the summary: status
@@ -44,7 +44,8 @@ typedef struct fetch_job {
     const char *out_dir;
     int concurrency, retries;
     int64_t timeout;
-    bool json, quiet;
+    bool json, quiet, insecure;
+    const char *ca_file;
     weft_http_client *client;
     weft_histogram *latency;
     uint64_t bytes;
@@ -54,7 +55,7 @@ typedef struct fetch_job {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: weft fetch URL... | -i FILE [options]\n"
-               "Download URLs over HTTP/1.1 with many in flight; print a summary.\n\n"
+               "Download http and https URLs with many in flight; print a summary.\n\n"
                "  -i FILE          read URLs from FILE, one per line ('-': standard input;\n"
                "                   blank lines and lines starting with # are skipped)\n"
                "  -o DIR           write each body to DIR (named after the URL's last path\n"
@@ -63,6 +64,9 @@ static void usage(FILE *f)
                "  --timeout S      seconds for each URL, retries and redirects included\n"
                "                   (default 30)\n"
                "  --retries N      retries of lost connections and 502/503/504 (default 2)\n"
+               "  --ca-file FILE   https: trust the PEM certificates of FILE (default: the\n"
+               "                   system's store)\n"
+               "  --insecure       https: do not verify certificates\n"
                "  --json           the summary as JSON on standard output\n"
                "  --quiet          no progress line\n"
                "A response of 400 or more counts as failed; the exit status is 1 if any did.\n");
@@ -200,7 +204,6 @@ static const char *why(const result *r, char *buf, size_t len)
         snprintf(buf, len, "HTTP %d", r->status);
     return buf;
 }
-
 
 static void summary(fetch_job *j, double seconds)
 {
@@ -354,6 +357,14 @@ int weft_cmd_fetch(int argc, char **argv)
                 goto out;
             }
             j.retries = (int)v;
+        } else if (!strcmp(a, "--ca-file") && more) {
+            j.ca_file = argv[++i];
+            if (access(j.ca_file, R_OK) != 0) {
+                fprintf(stderr, "weft fetch: --ca-file %s: %s\n", j.ca_file, strerror(errno));
+                goto out;
+            }
+        } else if (!strcmp(a, "--insecure")) {
+            j.insecure = true;
         } else if (!strcmp(a, "--json")) {
             j.json = true;
         } else if (!strcmp(a, "--quiet")) {
@@ -381,7 +392,10 @@ int weft_cmd_fetch(int argc, char **argv)
     }
     status = 1;
     j.results = calloc(j.n, sizeof *j.results);
-    weft_http_client_opts co = {.max_connections = (size_t)j.concurrency, .retries = j.retries};
+    weft_http_client_opts co = {.max_connections = (size_t)j.concurrency,
+                                .retries = j.retries,
+                                .ca_file = j.ca_file,
+                                .insecure = j.insecure};
     if (!j.results || weft_http_client_create(&j.client, &co) < 0 ||
         weft_histogram_create(&j.latency, NULL) < 0) {
         fprintf(stderr, "weft fetch: out of memory\n");

@@ -304,9 +304,10 @@ int weft_http_reply_send(weft_http_reply *r, int status, const weft_http_header 
  * request waits for a slot), a connect timeout, redirects with a limit,
  * retries with exponential backoff and full jitter for idempotent
  * requests, and one absolute deadline over the whole request (lookups,
- * slot waits, connects, retries and redirects included). URLs are
- * "http://host[:port][/path][?query]" (host may be [IPv6]); https is
- * refused (-EPROTONOSUPPORT) until the TLS layer lands.
+ * slot waits, connects, TLS handshakes, retries and redirects included).
+ * URLs are "http[s]://host[:port][/path][?query]" (host may be [IPv6]);
+ * https goes through weft/tls.h, verifying the server's certificate and
+ * name against the system's trust store or ca_file.
  *
  * A request, numbered as the code runs:
  *   1. Take a slot (global, then the host's), then a pooled idle
@@ -340,6 +341,8 @@ typedef struct weft_http_client_opts {
     size_t max_body;         /* bytes of a response body; 0: 64 MiB */
     int64_t idle_timeout;    /* a pooled connection idle longer is closed; 0: 30 s */
     const char *user_agent;  /* NULL: "weft" */
+    const char *ca_file;     /* https: PEM certificates to trust; NULL: the system's */
+    bool insecure;           /* https: no certificate verification at all */
 } weft_http_client_opts;
 
 typedef struct weft_http_response {
@@ -357,7 +360,7 @@ typedef struct weft_http_response {
 /* weft_http_client_create: a client with an empty pool.
  * Returns: 0 and *out. Errors: -EINVAL (out NULL), -ENOMEM.
  * Ownership: the caller owns *out (weft_http_client_destroy); opts is
- * copied (user_agent is borrowed while the client lives).
+ * copied (user_agent and ca_file are borrowed while the client lives).
  * Thread-safety: any thread. */
 int weft_http_client_create(weft_http_client **out, const weft_http_client_opts *opts);
 
@@ -370,10 +373,12 @@ void weft_http_client_destroy(weft_http_client *c);
  * all before deadline; see the steps above.
  * Returns: 0 and *out (any status: a 404 is a response, not an error).
  * Errors: -EINVAL (a bad method, header or URL), -EPROTONOSUPPORT (not
- *         http), -ETIMEDOUT, -ECANCELED, connect and lookup errors
+ *         http or https), -ENOTSUP (https where weft has no TLS), -ETIMEDOUT, -ECANCELED, connect
+ * and lookup errors
  *         (-ECONNREFUSED, WEFT_EAI_NONAME, ...), -ECONNRESET or -EPIPE (the
- *         connection was lost), -EPROTO (a malformed response: out->error
- *         says what), -E2BIG (a head over the parser's limits or a body
+ *         connection was lost), -EPROTO (a malformed response, or a TLS
+ *         handshake that failed, as a certificate that does not verify:
+ *         out->error says what), -E2BIG (a head over the parser's limits or a body
  *         over max_body), -ELOOP (too many redirects). On an error *out
  *         holds no memory (out->error may still be set).
  * Ownership: *out owns its memory (weft_http_response_free).

@@ -19,11 +19,35 @@
 #include <weft/net.h>
 #include <weft/sync.h>
 #include <weft/time.h>
+#include <weft/tls.h>
 
 enum { HEAD_LIMIT = 256 << 10, FIRST_BUF = 16 << 10 };
 
-typedef struct idle_conn {
+/* A connection: the socket, and its TLS session for https. */
+typedef struct stream {
     int fd;
+    weft_tls *tls;
+} stream;
+
+static int stream_read(stream *s, void *buf, size_t n, int64_t deadline)
+{
+    return s->tls ? weft_tls_read(s->tls, buf, n, deadline) : weft_read(s->fd, buf, n, deadline);
+}
+
+static int stream_write_all(stream *s, const void *buf, size_t n, int64_t deadline)
+{
+    return s->tls ? weft_tls_write_all(s->tls, buf, n, deadline)
+                  : weft_write_all(s->fd, buf, n, deadline, NULL);
+}
+
+static void stream_close(stream *s)
+{
+    weft_tls_destroy(s->tls);
+    weft_close(s->fd);
+}
+
+typedef struct idle_conn {
+    stream s;
     int64_t since;
     struct idle_conn *next;
 } idle_conn;
@@ -37,6 +61,7 @@ typedef struct host {
 
 struct weft_http_client {
     weft_http_client_opts o;
+    weft_tls_ctx *tls; /* made at the first https request */
     weft_sem sem;
     host *hosts;
     uint64_t rng;
@@ -88,12 +113,13 @@ void weft_http_client_destroy(weft_http_client *c)
         next = h->next;
         for (idle_conn *i = h->idle, *in; i; i = in) {
             in = i->next;
-            weft_close(i->fd);
+            stream_close(&i->s);
             free(i);
         }
         free(h->key);
         free(h);
     }
+    weft_tls_ctx_destroy(c->tls);
     free(c);
 }
 
@@ -116,17 +142,17 @@ void weft_http_response_free(weft_http_response *r)
 /* ---- URLs ----------------------------------------------------------------------------------- */
 
 typedef struct url {
+    bool tls; /* https */
     char host[256], port[8];
     const char *path; /* "/..." (points into the URL), or "/" */
 } url;
 
 static int parse_url(const char *s, url *u)
 {
-    if (strncasecmp(s, "https://", 8) == 0)
-        return -EPROTONOSUPPORT;
-    if (strncasecmp(s, "http://", 7) != 0)
+    u->tls = strncasecmp(s, "https://", 8) == 0;
+    if (!u->tls && strncasecmp(s, "http://", 7) != 0)
         return strstr(s, "://") ? -EPROTONOSUPPORT : -EINVAL;
-    const char *h = s + 7, *end = h + strcspn(h, "/?#");
+    const char *h = s + (u->tls ? 8 : 7), *end = h + strcspn(h, "/?#");
     const char *colon = NULL;
     size_t hlen;
     if (*h == '[') {
@@ -151,7 +177,7 @@ static int parse_url(const char *s, url *u)
     }
     if (strchr(u->host, '@'))
         return -EINVAL; /* user information is not sent */
-    strcpy(u->port, "80");
+    strcpy(u->port, u->tls ? "443" : "80");
     if (colon) {
         size_t plen = (size_t)(end - colon - 1);
         if (!plen || plen > 5 || strspn(colon + 1, "0123456789") < plen)
@@ -213,7 +239,7 @@ static char *resolve(const char *base, const char *loc, size_t loc_len)
 static host *host_of(weft_http_client *c, const url *u)
 {
     char key[300];
-    snprintf(key, sizeof key, "%s:%s", u->host, u->port);
+    snprintf(key, sizeof key, "%s:%s:%s", u->tls ? "https" : "http", u->host, u->port);
     for (host *h = c->hosts; h; h = h->next)
         if (!strcmp(h->key, key))
             return h;
@@ -228,38 +254,54 @@ static host *host_of(weft_http_client *c, const url *u)
     return h;
 }
 
-/* A connection to u: a pooled one (*reused) or a new one. */
-static int get_conn(weft_http_client *c, host *h, const url *u, int64_t deadline, int *fd,
-                    bool *reused)
+/* A connection to u: a pooled one (*reused) or a new one (with its TLS
+ * handshake for https; *why says what failed there). */
+static int get_conn(weft_http_client *c, host *h, const url *u, int64_t deadline, stream *out,
+                    bool *reused, const char **why)
 {
     int64_t now = weft_now();
     while (h->idle) {
         idle_conn *i = h->idle;
         h->idle = i->next;
-        int ifd = i->fd;
+        stream st = i->s;
         bool fresh = now - i->since < c->o.idle_timeout;
         free(i);
         if (fresh) {
-            *fd = ifd;
+            *out = st;
             *reused = true;
             return 0;
         }
-        weft_close(ifd);
+        stream_close(&st);
     }
     *reused = false;
     int64_t cd = weft_deadline_in(c->o.connect_timeout);
     c->stats.connects++;
-    return weft_tcp_connect(u->host, u->port, cd < deadline || deadline < 0 ? cd : deadline, fd);
+    int64_t d = cd < deadline || deadline < 0 ? cd : deadline;
+    out->tls = NULL;
+    int rc = weft_tcp_connect(u->host, u->port, d, &out->fd);
+    if (rc < 0 || !u->tls)
+        return rc;
+    if (!c->tls) {
+        weft_tls_client_opts to = {.ca_file = c->o.ca_file, .insecure = c->o.insecure};
+        rc = weft_tls_ctx_client(&c->tls, &to);
+    }
+    if (rc == 0)
+        rc = weft_tls_connect(c->tls, out->fd, u->host, d, &out->tls);
+    if (rc < 0) {
+        *why = weft_tls_error(NULL);
+        weft_close(out->fd);
+    }
+    return rc;
 }
 
-static void put_conn(host *h, int fd)
+static void put_conn(host *h, stream *st)
 {
     idle_conn *i = malloc(sizeof *i);
     if (!i) {
-        weft_close(fd);
+        stream_close(st);
         return;
     }
-    *i = (idle_conn){fd, weft_now(), h->idle};
+    *i = (idle_conn){*st, weft_now(), h->idle};
     h->idle = i;
 }
 
@@ -270,7 +312,7 @@ typedef struct buf {
     size_t len, cap;
 } buf;
 
-static int read_more(int fd, buf *b, size_t limit, int64_t deadline)
+static int read_more(stream *st, buf *b, size_t limit, int64_t deadline)
 {
     if (b->len == b->cap) {
         if (b->cap >= limit)
@@ -282,7 +324,7 @@ static int read_more(int fd, buf *b, size_t limit, int64_t deadline)
         b->p = p;
         b->cap = cap > limit ? limit : cap;
     }
-    int n = weft_read(fd, b->p + b->len, b->cap - b->len, deadline);
+    int n = stream_read(st, b->p + b->len, b->cap - b->len, deadline);
     if (n > 0)
         b->len += (size_t)n;
     return n;
@@ -292,13 +334,13 @@ static int read_more(int fd, buf *b, size_t limit, int64_t deadline)
  * its length, or an error (a connection that ends first is -ECONNRESET if
  * nothing came, -EPROTO if a part of a head did); *nothing turns false
  * once a byte arrived. */
-static int read_head(int fd, buf *b, const char *method, int64_t deadline, weft_http_response *out,
-                     bool *nothing)
+static int read_head(stream *st, buf *b, const char *method, int64_t deadline,
+                     weft_http_response *out, bool *nothing)
 {
     int hl;
     weft_http_head_reset(&out->head);
     while ((hl = weft_http_parse_head(&out->head, false, method, b->p, b->len)) == -EAGAIN) {
-        int rc = read_more(fd, b, HEAD_LIMIT, deadline);
+        int rc = read_more(st, b, HEAD_LIMIT, deadline);
         if (rc <= 0)
             return rc < 0 ? rc : b->len ? -EPROTO : -ECONNRESET;
         *nothing = false;
@@ -310,7 +352,7 @@ static int read_head(int fd, buf *b, const char *method, int64_t deadline, weft_
 
 /* Steps 2 and 3 on fd. Returns 0 (and whether fd may be kept), or an
  * error; *nothing tells whether no byte of a response came. */
-static int exchange(weft_http_client *c, int fd, const char *method, const url *u,
+static int exchange(weft_http_client *c, stream *st, const char *method, const url *u,
                     const weft_http_header *headers, size_t n, const void *body, size_t len,
                     int64_t deadline, weft_http_response *out, bool *keep, bool *nothing)
 {
@@ -325,7 +367,7 @@ static int exchange(weft_http_client *c, int fd, const char *method, const url *
     if (!all)
         return -ENOMEM;
     char hostval[300], lenval[24];
-    bool default_port = !strcmp(u->port, "80");
+    bool default_port = !strcmp(u->port, u->tls ? "443" : "80");
     snprintf(hostval, sizeof hostval, "%s%s%s%s%s", strchr(u->host, ':') ? "[" : "", u->host,
              strchr(u->host, ':') ? "]" : "", default_port ? "" : ":", default_port ? "" : u->port);
     snprintf(lenval, sizeof lenval, "%zu", len);
@@ -343,16 +385,16 @@ static int exchange(weft_http_client *c, int fd, const char *method, const url *
     char *head = malloc(cap);
     int hl = head ? weft_http_write_request(head, cap, method, target, all, k) : -ENOMEM;
     free(all);
-    int rc = hl < 0 ? hl : weft_write_all(fd, head, (size_t)hl, deadline, NULL);
+    int rc = hl < 0 ? hl : stream_write_all(st, head, (size_t)hl, deadline);
     free(head);
     if (rc == 0 && len)
-        rc = weft_write_all(fd, body, len, deadline, NULL);
+        rc = stream_write_all(st, body, len, deadline);
     if (rc < 0)
         return rc;
     /* The response's head; 1xx interim answers are skipped. */
     buf b = {0};
     for (int interim = 0;; interim++) {
-        hl = read_head(fd, &b, method, deadline, out, nothing);
+        hl = read_head(st, &b, method, deadline, out, nothing);
         if (hl < 0 || out->head.status >= 200 || interim == 10)
             break;
         memmove(b.p, b.p + hl, b.len - (size_t)hl);
@@ -375,13 +417,13 @@ static int exchange(weft_http_client *c, int fd, const char *method, const url *
         }
         body_len = (size_t)out->head.content_length;
         while (rc == 0 && b.len < (size_t)hl + body_len) {
-            int r = read_more(fd, &b, (size_t)hl + body_len, deadline);
+            int r = read_more(st, &b, (size_t)hl + body_len, deadline);
             rc = r < 0 ? r : r == 0 ? -ECONNRESET : 0;
         }
         break;
     case WEFT_HTTP_BODY_UNTIL_CLOSE:
         for (;;) {
-            int r = read_more(fd, &b, limit, deadline);
+            int r = read_more(st, &b, limit, deadline);
             if (r <= 0) {
                 rc = r;
                 break;
@@ -412,7 +454,7 @@ static int exchange(weft_http_client *c, int fd, const char *method, const url *
                 break;
             b.len = (size_t)hl + body_len;
             raw = b.len;
-            r = read_more(fd, &b, limit + FIRST_BUF, deadline);
+            r = read_more(st, &b, limit + FIRST_BUF, deadline);
             if (r <= 0) {
                 rc = r == 0 ? -ECONNRESET : r;
                 break;
@@ -492,15 +534,15 @@ static int once(weft_http_client *c, const char *method, const char *u_str,
         return rc;
     }
     for (int fresh_try = 0;; fresh_try++) {
-        int fd;
+        stream st;
         bool reused, keep, nothing;
-        if ((rc = get_conn(c, h, &u, deadline, &fd, &reused)) < 0)
+        if ((rc = get_conn(c, h, &u, deadline, &st, &reused, &out->error)) < 0)
             break;
-        rc = exchange(c, fd, method, &u, headers, n, body, len, deadline, out, &keep, &nothing);
+        rc = exchange(c, &st, method, &u, headers, n, body, len, deadline, out, &keep, &nothing);
         if (rc == 0 && keep)
-            put_conn(h, fd);
+            put_conn(h, &st);
         else
-            weft_close(fd);
+            stream_close(&st);
         if (rc == 0) {
             out->reused = reused;
             if (reused)
