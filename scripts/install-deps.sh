@@ -13,13 +13,13 @@ set -euo pipefail
 # liburing-dev: the event loop's io_uring backend; clang and its runtime:
 # the libFuzzer targets (tests/fuzz/run.sh); curl: tests/e2e/serve.sh;
 # nginx-light: the server tests/e2e/fetch.sh fetches 10k URLs from;
-# libssl-dev: TLS (weft/tls.h, https in weft fetch).
+# libssl-dev: TLS (weft/tls.h, https in weft fetch); wrk: tests/e2e/serve.sh.
 packages=(build-essential cmake pkg-config libtsan2 libasan8 libubsan1 python3
           valgrind qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross liburing-dev
-          clang libclang-rt-14-dev curl nginx-light libssl-dev)
+          clang libclang-rt-14-dev curl nginx-light libssl-dev wrk)
 if [ "${1:-}" = "--peers" ]; then
   packages+=(golang-go libtbb-dev g++ libglib2.0-dev libuv1-dev python3-uvloop libcsv-dev libhttp-parser-dev
-             python3-pandas miller datamash wrk python3-aiohttp)
+             python3-pandas miller datamash python3-aiohttp)
 fi
 
 missing=()

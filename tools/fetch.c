@@ -2,7 +2,7 @@
  * massif") as a tool: many URLs over HTTP/1.1 with a bounded number in
  * flight, on weft's client (weft/http.h) and event loop.
  *
- *   weft fetch URL... | -i FILE [-o DIR] [-c N] [--timeout S] [--retries N]
+ *   weft fetch URL... | -i FILE [-o DIR] [-c N] [--timeout S] [--total S] [--retries N]
  *              [--ca-file FILE] [--insecure] [--json] [--quiet]
  *
  * N worker tasks take the next URL until none is left; each result (status,
@@ -44,6 +44,8 @@ typedef struct fetch_job {
     const char *out_dir;
     int concurrency, retries;
     int64_t timeout;
+    int64_t total;    /* ns for the whole run; 0: none */
+    int64_t deadline; /* of the whole run, once started; WEFT_NEVER: none */
     bool json, quiet, insecure;
     const char *ca_file;
     weft_http_client *client;
@@ -63,6 +65,7 @@ static void usage(FILE *f)
                "  -c N             requests in flight (default 100)\n"
                "  --timeout S      seconds for each URL, retries and redirects included\n"
                "                   (default 30)\n"
+               "  --total S        seconds for the whole run: what is not done by then fails\n"
                "  --retries N      retries of lost connections and 502/503/504 (default 2)\n"
                "  --ca-file FILE   https: trust the PEM certificates of FILE (default: the\n"
                "                   system's store)\n"
@@ -126,9 +129,12 @@ static int worker(void *arg, weft_value *out)
         size_t i = j->next++;
         result *res = &j->results[i];
         int64_t t0 = weft_now();
+        int64_t deadline = t0 + j->timeout;
+        if (j->deadline != WEFT_NEVER && j->deadline < deadline)
+            deadline = j->deadline;
         weft_http_response r;
-        int rc = weft_http_client_request(j->client, "GET", j->urls[i], NULL, 0, NULL, 0,
-                                          weft_deadline_in(j->timeout), &r);
+        int rc =
+            weft_http_client_request(j->client, "GET", j->urls[i], NULL, 0, NULL, 0, deadline, &r);
         res->ns = weft_now() - t0;
         if (rc == -ECANCELED)
             return rc;
@@ -172,6 +178,7 @@ static int main_task(void *arg, weft_value *out)
     (void)out;
     fetch_job *j = arg;
     j->started = weft_now();
+    j->deadline = j->total ? j->started + j->total : WEFT_NEVER;
     weft_future *tick = NULL;
     if (!j->quiet && isatty(STDERR_FILENO))
         weft_spawn(NULL, ticker, j, &(weft_spawn_opts){.name = "progress"}, &tick);
@@ -350,6 +357,13 @@ int weft_cmd_fetch(int argc, char **argv)
                 goto out;
             }
             j.timeout = (int64_t)(v * 1e9);
+        } else if (!strcmp(a, "--total") && more) {
+            double v = strtod(argv[++i], &end);
+            if (*end || !(v > 0) || v > 1e6) {
+                fprintf(stderr, "weft fetch: --total wants seconds > 0, not '%s'\n", argv[i]);
+                goto out;
+            }
+            j.total = (int64_t)(v * 1e9);
         } else if (!strcmp(a, "--retries") && more) {
             long v = strtol(argv[++i], &end, 10);
             if (*end || v < 0 || v > 100) {

@@ -2,7 +2,8 @@
 # End-to-end tests of `weft fetch`: every file of a `weft serve` directory
 # downloaded (-o) and identical; 10k URLs from nginx with a generated
 # config (skipped without nginx); failures (404, refused) listed with their
-# reasons and a non-zero exit; the JSON summary; bad command lines.
+# reasons and a non-zero exit; the JSON summary; --total cutting a run
+# short; bad command lines.
 #   tests/e2e/fetch.sh WEFT_BINARY
 set -euo pipefail
 weft=$1
@@ -52,6 +53,22 @@ PY
 "$weft" fetch --retries 0 "${url}missing" 2> "$dir/text.txt" && fail "a 404 exited 0"
 grep -q "failed: ${url}missing: HTTP 404" "$dir/text.txt" || fail "text summary: $(cat "$dir/text.txt")"
 grep -q "latency: p50" "$dir/text.txt" || fail "no latency line"
+
+echo "-- --total: a server that never answers fails every URL by the run's deadline"
+silent=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 -c "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', $silent)); s.listen(64); time.sleep(60)" &
+pids+=($!)
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$silent) 2>/dev/null && break; sleep 0.05; done
+t0=$(date +%s%N)
+set +e
+"$weft" fetch --json --total 0.5 --timeout 30 "http://127.0.0.1:$silent/a" "http://127.0.0.1:$silent/b" > "$dir/t.json" 2>/dev/null
+rc=$?
+set -e
+took=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$rc" = 1 ] || fail "--total: exit $rc"
+[ "$took" -lt 5000 ] || fail "--total 0.5 took $took ms"
+[ "$(json "$dir/t.json" 'd["failed"]')" = 2 ] || fail "--total: $(cat "$dir/t.json")"
+grep -q "deadline" "$dir/t.json" || fail "--total: no deadline reason: $(cat "$dir/t.json")"
 
 nginx=$(command -v nginx || true)
 [ -z "$nginx" ] && [ -x /usr/sbin/nginx ] && nginx=/usr/sbin/nginx

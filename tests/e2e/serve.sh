@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of `weft serve`: static files from a directory (a file,
-# an index, a missing file, a path that climbs out), the hello mode, bad
+# an index, a missing file, a path that climbs out), the hello mode (and a
+# second of wrk against it, without an error), bad
 # command lines, and the graceful exit on SIGINT with its summary line.
 #   tests/e2e/serve.sh WEFT_BINARY
 set -euo pipefail
@@ -58,9 +59,16 @@ for i in 1 2 3 4; do
 done
 stop
 
-echo "-- hello"
+echo "-- hello, and under wrk"
 start --hello
 [ "$(curl -s "${url}anything?x=1")" = "Hello, World!" ] || fail "hello"
+if command -v wrk >/dev/null; then
+  wrk -t1 -c32 -d1s "$url" > "$dir/wrk.txt" 2>&1 || fail "wrk: $(cat "$dir/wrk.txt")"
+  grep -q "Requests/sec" "$dir/wrk.txt" || fail "wrk: $(cat "$dir/wrk.txt")"
+  ! grep -q "Non-2xx\|Socket errors" "$dir/wrk.txt" || fail "wrk saw errors: $(cat "$dir/wrk.txt")"
+else
+  echo "   (wrk not installed: skipped)"
+fi
 stop
 
 echo "-- bad command lines"
