@@ -12,7 +12,7 @@ CI_FLAGS := -DWEFT_WERROR=ON
 .PHONY: run test deps peers build debug tsan asan test-release test-tsan test-asan bench clean
 
 run: deps build
-	./build/release/weft demo
+	./build/release/weft compare
 
 test: deps
 	@$(MAKE) --no-print-directory test-release test-tsan test-asan

@@ -82,6 +82,8 @@ if(TARGET weft)
   set_tests_properties(e2e/serve PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS "e2e;net")
   add_test(NAME e2e/fetch COMMAND ${CMAKE_SOURCE_DIR}/tests/e2e/fetch.sh $<TARGET_FILE:weft>)
   set_tests_properties(e2e/fetch PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS "e2e;net")
+  add_test(NAME e2e/compare COMMAND ${CMAKE_SOURCE_DIR}/tests/e2e/compare.sh $<TARGET_FILE:weft>)
+  set_tests_properties(e2e/compare PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS "e2e")
 endif()
 
 # The fuzz targets; the AArch64 context switch, cross-built and run under

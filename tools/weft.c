@@ -9,6 +9,7 @@ static const struct {
     int (*main)(int argc, char **argv);
     const char *help;
 } commands[] = {
+    {"compare", weft_cmd_compare, "the seeds' decision table, measured: which model fits which job"},
     {"demo", weft_cmd_demo, "a channel pipeline with live metrics (what `make run` shows)"},
     {"bench", weft_cmd_bench, "weft side by side with Go, oneTBB, glibc and Python; prints ratios"},
     {"etl", weft_cmd_etl, "the seeds' CSV ETL: generate, summarize CSV files in parallel"},

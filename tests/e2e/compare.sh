@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# End-to-end test of `weft compare --quick`: it finishes, its table has
+# every row with a time for every model that applies, a best model and a
+# reason; the JSON form agrees; bad options are refused.
+#   tests/e2e/compare.sh WEFT_BINARY
+set -euo pipefail
+weft=$1
+command -v python3 >/dev/null || { echo "skipped: python3 not installed"; exit 77; }
+dir=$(mktemp -d /tmp/weft-compare-test.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+echo "-- the table"
+"$weft" compare --quick --no-progress > "$dir/table.txt" 2> "$dir/err.txt" || fail "exit $?: $(cat "$dir/err.txt")"
+for r in io http cpu mixed files; do
+  grep -q "^$r " "$dir/table.txt" || fail "no row $r: $(cat "$dir/table.txt")"
+  grep -q "^  $r " "$dir/table.txt" || fail "no reason for $r"
+done
+grep -q "no GIL" "$dir/table.txt" || fail "the CPU row does not say why threads compute in parallel"
+
+echo "-- JSON"
+"$weft" compare --quick --json --no-progress > "$dir/c.json" 2>/dev/null || fail "--json exit $?"
+python3 - "$dir/c.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["quick"] is True and d["cpus"] >= 1
+rows = {r["name"]: r for r in d["rows"]}
+assert list(rows) == ["io", "http", "cpu", "mixed", "files"], list(rows)
+for name, r in rows.items():
+    s = r["seconds"]
+    for m in ("sequential", "threads", "processes", "coroutines"):
+        if name == "files" and m == "coroutines":
+            assert s[m] is None, r
+        else:
+            assert isinstance(s[m], float) and s[m] > 0, (name, m, s)
+    assert r["best"] in s and s[r["best"]] == min(v for v in s.values() if v is not None), r
+    assert r["why"].startswith(r["best"]), r
+# Waiting overlaps: every concurrent model beats one call at a time.
+io = rows["io"]["seconds"]
+assert io["coroutines"] < io["sequential"] / 3 and io["threads"] < io["sequential"], io
+PY
+
+echo "-- bad options"
+"$weft" compare --bogus 2>/dev/null && fail "--bogus accepted"
+echo "all passed"
