@@ -184,6 +184,18 @@ static int proc_unit(const void *arg, size_t len, weft_proc_ctx *ctx)
 }
 WEFT_PROC_TASK(proc_unit);
 
+/* Wait for the n futures and drop them. Returns rc if it is an error,
+ * else the first task's error, else 0. */
+static int wait_all(weft_future **fs, int n, int rc)
+{
+    for (int i = 0; i < n; i++) {
+        int r = weft_future_result(fs[i], WEFT_NEVER, NULL);
+        rc = rc ? rc : r;
+        weft_future_unref(fs[i]);
+    }
+    return rc;
+}
+
 static int run_threads(int row, int n, unsigned workers)
 {
     weft_pool *pool;
@@ -198,11 +210,7 @@ static int run_threads(int row, int n, unsigned workers)
         if (rc < 0)
             n = i;
     }
-    for (int i = 0; i < n; i++) {
-        int r = weft_future_result(fs[i], WEFT_NEVER, NULL);
-        rc = rc ? rc : r;
-        weft_future_unref(fs[i]);
-    }
+    rc = wait_all(fs, n, rc);
     weft_pool_destroy(pool);
     return rc;
 }
@@ -220,12 +228,7 @@ static int run_processes(int row, int n)
         if (rc < 0)
             n = i;
     }
-    for (int i = 0; i < n; i++) {
-        int r = weft_future_result(fs[i], WEFT_NEVER, NULL);
-        rc = rc ? rc : r;
-        weft_future_unref(fs[i]);
-    }
-    return rc;
+    return wait_all(fs, n, rc);
 }
 
 /* ---- coroutines ---------------------------------------------------------------------------- */
