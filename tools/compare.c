@@ -5,7 +5,7 @@
  * threads spread CPU work over the cores as processes do, and processes
  * win only where isolation matters; the table shows it.
  *
- *   weft compare [--quick] [--json] [--no-progress]
+ *   weft compare [--quick] [--json] [--no-progress] [--with-python]
  *
  * The workloads (sizes for the default run; --quick runs a fraction):
  *   io     100 simulated API calls of 5-25 ms (seeded), each a sleep
@@ -504,7 +504,7 @@ static void print_table(row *rows, int nrows, bool json, bool quick)
             weft_tool_json_string(stdout, r->why);
             printf("}");
         }
-        printf("]}\n");
+        printf("]"); /* the caller closes the object (the Python part may follow) */
         return;
     }
     printf("weft compare on %u CPUs%s: seconds, the best of %d runs (lower is better)\n\n", ncpu,
@@ -529,22 +529,176 @@ static void print_table(row *rows, int nrows, bool json, bool quick)
         printf("  %-6s %s\n", rows[i].name, rows[i].why);
 }
 
+/* ---- --with-python: the seeds' Python, side by side ----------------------------------------- */
+
+/* The seeds' approach to each row, in Python: time.sleep calls, urllib
+ * GETs, sum(i*i) loops; ThreadPoolExecutor(32), ProcessPoolExecutor()
+ * (one worker per CPU) and asyncio (gather of sleeps; of aiohttp GETs
+ * when aiohttp is installed). CPython computes some 50x slower than C, so
+ * the cpu row runs one round of 1M..5M and its time is scaled to the
+ * rounds weft ran (said in the output); mixed and files are not run. It
+ * prints one JSON object: {"row": {"model": seconds or null}}. */
+static const char py_compare[] =
+    "import asyncio, json, sys, time, urllib.request\n"
+    "from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor\n"
+    "cfg = json.loads(sys.argv[1])\n"
+    "def io_call(ms): time.sleep(ms / 1000)\n"
+    "def get(url):\n"
+    "    with urllib.request.urlopen(url) as r: return len(r.read())\n"
+    "def squares(n): return sum(i * i for i in range(n))\n"
+    "def timed(f):\n"
+    "    t = time.perf_counter(); f(); return time.perf_counter() - t\n"
+    "def pools(fn, args, workers):\n"
+    "    out = {}\n"
+    "    out['sequential'] = timed(lambda: [fn(a) for a in args])\n"
+    "    with ThreadPoolExecutor(workers) as ex:\n"
+    "        out['threads'] = timed(lambda: list(ex.map(fn, args)))\n"
+    "    with ProcessPoolExecutor() as ex:\n"
+    "        list(ex.map(abs, [1]))  # the workers start before the clock\n"
+    "        out['processes'] = timed(lambda: list(ex.map(fn, args)))\n"
+    "    return out\n"
+    "res = {}\n"
+    "ms = cfg['io_ms']\n"
+    "res['io'] = pools(io_call, ms, 32)\n"
+    "async def sleeps(): await asyncio.gather(*(asyncio.sleep(m / 1000) for m in ms))\n"
+    "res['io']['coroutines'] = timed(lambda: asyncio.run(sleeps()))\n"
+    "urls = [cfg['url']] * cfg['http']\n"
+    "res['http'] = pools(get, urls, 32)\n"
+    "try:\n"
+    "    import aiohttp\n"
+    "    async def gets():\n"
+    "        async with aiohttp.ClientSession() as s:\n"
+    "            async def one(u):\n"
+    "                async with s.get(u) as r: return await r.read()\n"
+    "            await asyncio.gather(*(one(u) for u in urls))\n"
+    "    res['http']['coroutines'] = timed(lambda: asyncio.run(gets()))\n"
+    "except ImportError:\n"
+    "    res['http']['coroutines'] = None\n"
+    "ns = [k * 1000000 for k in range(1, 6)]\n"
+    "res['cpu'] = pools(squares, ns, len(ns))\n"
+    "async def inline():\n"
+    "    async def one(n): return squares(n)\n"
+    "    await asyncio.gather(*(one(n) for n in ns))\n"
+    "res['cpu']['coroutines'] = timed(lambda: asyncio.run(inline()))\n"
+    "for m in res['cpu']: res['cpu'][m] *= cfg['cpu_rounds']\n"
+    "print(json.dumps(res))\n";
+
+/* Run the script; parse its JSON into py[row][model] (-1: not run). */
+static int run_python(double py[ROWS][MODELS], bool *found)
+{
+    const char *python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+    char args[8192];
+    size_t n = (size_t)snprintf(args, sizeof args,
+                                "{\"url\":\"%s\",\"http\":%d,\"cpu_rounds\":%d,\"io_ms\":[",
+                                api_url, cfg.http_calls, cfg.cpu_rounds);
+    for (int i = 0; i < cfg.io_calls && n < sizeof args - 16; i++)
+        n += (size_t)snprintf(args + n, sizeof args - n, "%s%d", i ? "," : "", io_ms[i]);
+    snprintf(args + n, sizeof args - n, "]}");
+    char script[128];
+    snprintf(script, sizeof script, "%s/compare.py", files_dir);
+    FILE *f = fopen(script, "w");
+    if (!f)
+        return -errno;
+    fputs(py_compare, f);
+    fclose(f);
+    char cmd[sizeof args + 512];
+    snprintf(cmd, sizeof cmd, "%s %s '%s' 2>/dev/null", python, script, args);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -errno;
+    static char out[4096];
+    size_t len = fread(out, 1, sizeof out - 1, p);
+    out[len] = 0;
+    int status = pclose(p);
+    unlink(script);
+    *found = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) != 127;
+    if (!*found)
+        return 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -EIO;
+    static const char *const rows[ROWS] = {"io", "http", "cpu", "mixed", "files"};
+    for (int r = 0; r < ROWS; r++)
+        for (int m = 0; m < MODELS; m++) {
+            py[r][m] = -1;
+            char key[64];
+            snprintf(key, sizeof key, "\"%s\": {", rows[r]);
+            const char *at = strstr(out, key);
+            if (!at)
+                continue;
+            const char *end = strchr(at, '}');
+            snprintf(key, sizeof key, "\"%s\": ", model_names[m]);
+            const char *v = strstr(at, key);
+            if (v && v < end && strncmp(v + strlen(key), "null", 4) != 0)
+                py[r][m] = strtod(v + strlen(key), NULL);
+        }
+    return 0;
+}
+
+static void print_python(row *rows, double py[ROWS][MODELS], bool json)
+{
+    if (json) {
+        printf(",\"python\":{");
+        for (int r = 0; r < ROWS; r++) {
+            printf("%s\"%s\":{", r ? "," : "", rows[r].name);
+            for (int m = 0; m < MODELS; m++) {
+                printf("%s\"%s\":", m ? "," : "", model_names[m]);
+                if (py[r][m] >= 0)
+                    printf("%.4f", py[r][m]);
+                else
+                    printf("null");
+            }
+            printf("}");
+        }
+        printf("}");
+        return;
+    }
+    printf("\nthe seeds' Python (CPython; threads = ThreadPoolExecutor, processes =\n"
+           "ProcessPoolExecutor, coroutines = asyncio), seconds, and weft's best against\n"
+           "Python's best (cpu: one round run, scaled to weft's rounds):\n\n");
+    printf("%-6s %11s %11s %11s %11s  %s\n", "", "sequential", "threads", "processes", "coroutines",
+           "weft is");
+    for (int r = 0; r < ROWS; r++) {
+        double best = -1;
+        bool any = false;
+        for (int m = 0; m < MODELS; m++)
+            any |= py[r][m] >= 0;
+        if (!any)
+            continue;
+        printf("%-6s", rows[r].name);
+        for (int m = 0; m < MODELS; m++) {
+            if (py[r][m] >= 0) {
+                printf(" %11.3f", py[r][m]);
+                if (best < 0 || py[r][m] < best)
+                    best = py[r][m];
+            } else {
+                printf(" %11s", "-");
+            }
+        }
+        double wb = rows[r].s[rows[r].best];
+        if (wb > 0 && best > 0)
+            printf("  %.1fx faster\n", best / wb);
+        else
+            printf("  -\n");
+    }
+}
+
 /* ---- the command ---------------------------------------------------------------------------- */
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: weft compare [--quick] [--json] [--no-progress]\n"
+    fprintf(f, "usage: weft compare [--quick] [--json] [--no-progress] [--with-python]\n"
                "The seeds' decision table, measured: I/O-bound, real HTTP, CPU-bound, mixed and\n"
                "file workloads, each run sequentially, on threads, on processes and on\n"
                "coroutines; the best per row, and why.\n\n"
                "  --quick        a fraction of the work (a few seconds)\n"
                "  --json         the table as JSON on standard output\n"
-               "  --no-progress  no progress line on a terminal\n");
+               "  --no-progress  no progress line on a terminal\n"
+               "  --with-python  also run the seeds' Python versions, and print the ratios\n");
 }
 
 int weft_cmd_compare(int argc, char **argv)
 {
-    bool quick = false, json = false, show = isatty(STDERR_FILENO);
+    bool quick = false, json = false, show = isatty(STDERR_FILENO), with_python = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = true;
@@ -552,6 +706,8 @@ int weft_cmd_compare(int argc, char **argv)
             json = true;
         else if (!strcmp(argv[i], "--no-progress"))
             show = false;
+        else if (!strcmp(argv[i], "--with-python"))
+            with_python = true;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
@@ -657,6 +813,23 @@ int weft_cmd_compare(int argc, char **argv)
     if (show)
         fprintf(stderr, "\r%60s\r", "");
     print_table(rows, ROWS, json, quick);
+    if (with_python) {
+        double py[ROWS][MODELS];
+        bool found = false;
+        if (show)
+            fprintf(stderr, "  running the seeds' Python...\r");
+        int prc = run_python(py, &found);
+        if (show)
+            fprintf(stderr, "%40s\r", "");
+        if (!found)
+            fprintf(stderr, "weft compare: python3 not found: --with-python skipped\n");
+        else if (prc < 0)
+            fprintf(stderr, "weft compare: the Python side failed: %s\n", weft_strerror(prc));
+        else
+            print_python(rows, py, json);
+    }
+    if (json)
+        printf("}\n");
 
     /* Stop the server (from its own loop), the pool, the files. */
     weft_run(stop_main, NULL, NULL, NULL);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of `weft compare --quick`: it finishes, its table has
 # every row with a time for every model that applies, a best model and a
-# reason; the JSON form agrees; bad options are refused.
+# reason; the JSON form agrees; --with-python adds the seeds' Python
+# timings; bad options are refused.
 #   tests/e2e/compare.sh WEFT_BINARY
 set -euo pipefail
 weft=$1
@@ -38,6 +39,18 @@ for name, r in rows.items():
 # Waiting overlaps: every concurrent model beats one call at a time.
 io = rows["io"]["seconds"]
 assert io["coroutines"] < io["sequential"] / 3 and io["threads"] < io["sequential"], io
+PY
+
+echo "-- --with-python: the seeds' Python side by side"
+"$weft" compare --quick --json --no-progress --with-python > "$dir/p.json" 2>/dev/null || fail "--with-python exit $?"
+python3 - "$dir/p.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+py = d["python"]
+for row in ("io", "http", "cpu"):
+    for m in ("sequential", "threads", "processes"):
+        assert isinstance(py[row][m], float) and py[row][m] > 0, (row, m, py[row])
+assert py["mixed"]["sequential"] is None and py["files"]["sequential"] is None, py
 PY
 
 echo "-- bad options"
