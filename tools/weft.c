@@ -9,8 +9,9 @@ static const struct {
     int (*main)(int argc, char **argv);
     const char *help;
 } commands[] = {
+    {"broker", weft_cmd_broker, "a simulated exchange on TCP: orders in, acks and fills out (for pipeline)"},
     {"compare", weft_cmd_compare, "the seeds' decision table, measured: which model fits which job"},
-    {"demo", weft_cmd_demo, "a channel pipeline with live metrics (what `make run` shows)"},
+    {"demo", weft_cmd_demo, "a channel pipeline with live metrics"},
     {"bench", weft_cmd_bench, "weft side by side with Go, oneTBB, glibc and Python; prints ratios"},
     {"etl", weft_cmd_etl, "the seeds' CSV ETL: generate, summarize CSV files in parallel"},
     {"fetch", weft_cmd_fetch, "download many URLs over HTTP/1.1 at once; a summary of the results"},
