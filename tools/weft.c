@@ -15,6 +15,7 @@ static const struct {
     {"bench", weft_cmd_bench, "weft side by side with Go, oneTBB, glibc and Python; prints ratios"},
     {"etl", weft_cmd_etl, "the seeds' CSV ETL: generate, summarize CSV files in parallel"},
     {"fetch", weft_cmd_fetch, "download many URLs over HTTP/1.1 at once; a summary of the results"},
+    {"pipeline", weft_cmd_pipeline, "feed -> strategy -> OMS: ticks, crossovers, orders to a broker"},
     {"serve", weft_cmd_serve, "an HTTP/1.1 server: static files, or a hello response"},
 };
 

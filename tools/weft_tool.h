@@ -11,6 +11,7 @@ int weft_cmd_serve(int argc, char **argv);
 int weft_cmd_fetch(int argc, char **argv);
 int weft_cmd_compare(int argc, char **argv);
 int weft_cmd_broker(int argc, char **argv);
+int weft_cmd_pipeline(int argc, char **argv);
 
 /* s as a JSON string (quoted, escaped) on o. */
 void weft_tool_json_string(FILE *o, const char *s);

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# End-to-end tests of `weft pipeline` against `weft broker`: each queue
+# policy (block: nothing dropped; drop-oldest and conflate: the counts
+# add up), a broker that drops connections (reconnects and resends; every
+# order filled or failed), a broker that stalls (orders fail at their
+# deadline), SIGINT in the middle (the report still adds up), and bad
+# options. The report's own check ("consistent") must hold every time:
+# ticks in = processed + dropped + conflated, orders = fills + failures.
+#   tests/e2e/pipeline.sh WEFT_BINARY
+set -euo pipefail
+weft=$1
+command -v python3 >/dev/null || { echo "skipped: python3 not installed"; exit 77; }
+dir=$(mktemp -d /tmp/weft-pipeline-test.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# check NAME PYTHON-CONDITION ARGS...: run, then assert on the JSON report d.
+check() {
+  local name=$1 cond=$2
+  shift 2
+  "$weft" pipeline --no-progress --json "$@" > "$dir/$name.json" 2> "$dir/$name.err" ||
+    fail "$name: exit $?: $(cat "$dir/$name.err") $(cat "$dir/$name.json")"
+  python3 - "$dir/$name.json" "$cond" <<'PY' || fail "$name: $(cat "$dir/$name.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["consistent"], d
+assert d["ticks_in"] == d["processed"] + d["dropped"] + d["conflated"], d
+assert d["orders"] == d["fills"] + d["failed_deadline"] + d["failed_reject"], d
+assert eval(sys.argv[2]), (sys.argv[2], d)
+PY
+}
+
+echo "-- block: backpressure, nothing dropped, every order filled"
+# (Deadlines are long where every order must fill: the sanitizer builds
+# run the broker some hundred times slower.)
+check block 'd["processed"] == d["ticks_in"] == 30000 and d["fills"] == d["orders"] > 0' \
+  --ticks 30000 --rate 1000000 --queue 64 --policy block --order-deadline 60000
+echo "-- drop-oldest and conflate under a feed faster than the workers"
+check drop 'd["dropped"] > 0 and d["fills"] == d["orders"]' \
+  --ticks 100000 --rate 5000000 --queue 16 --policy drop-oldest --order-deadline 60000
+check conflate 'd["conflated"] > 0 and d["fills"] == d["orders"]' \
+  --ticks 100000 --rate 5000000 --symbols 20 --policy conflate --order-deadline 60000
+echo "-- a broker that drops connections: reconnect, resend, nothing lost"
+check drops 'd["reconnects"] >= 1 and d["resends"] >= 1 and d["orders"] > 0' \
+  --ticks 30000 --rate 100000 --broker-args "--drop-after 300"
+echo "-- a broker that stalls: orders fail at their deadline"
+check stall 'd["failed_deadline"] > 0' \
+  --ticks 20000 --rate 100000 --order-deadline 200 --broker-args "--stall-after 10 --stall-ms 1000"
+
+echo "-- SIGINT in the middle: the report still adds up"
+"$weft" pipeline --no-progress --json --ticks 100000000 --rate 200000 > "$dir/int.json" 2>/dev/null &
+pid=$!
+sleep 1
+kill -INT "$pid"
+wait "$pid" || fail "exit $? after SIGINT: $(cat "$dir/int.json")"
+python3 - "$dir/int.json" <<'PY' || fail "SIGINT: $(cat "$dir/int.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["consistent"] and 0 < d["ticks_in"] < 100000000, d
+PY
+
+echo "-- bad options"
+"$weft" pipeline --policy newest 2>/dev/null && fail "--policy newest accepted"
+"$weft" pipeline --workers 0 2>/dev/null && fail "--workers 0 accepted"
+"$weft" pipeline --broker nohost 2>/dev/null && fail "--broker without a port accepted"
+echo "all passed"
