@@ -3,11 +3,18 @@
  *
  *   weft pipeline [--symbols K] [--rate R] [--ticks N] [--workers W]
  *                 [--queue Q] [--policy block|drop-oldest|conflate]
+ *                 [--mode threads|coroutines|mixed]
  *                 [--broker HOST:PORT] [--broker-args "..."]
  *                 [--order-deadline MS] [--position-cap N] [--json] [--no-progress]
  *
  * How, numbered as it runs:
- *   1. The feed (a thread) makes N ticks, a random walk per symbol, at R
+ * Where the stages run (--mode): threads (the seed's recommended design:
+ * a thread each for the feed and the strategy workers, a loop for the
+ * OMS); coroutines (every stage a task of the OMS's loop, one thread);
+ * mixed (the feed and the OMS on the loop, the strategy on threads). The
+ * channels wait the right way in each: a thread parks, a task suspends.
+ *
+ *   1. The feed makes N ticks, a random walk per symbol, at R
  *      ticks a second, and routes each to the strategy worker of its
  *      symbol (symbol % W), so a symbol's ticks stay in order.
  *   2. Between the feed and each worker, a bounded channel of Q ticks with
@@ -15,7 +22,7 @@
  *      counted), drop-oldest (the oldest tick is dropped to make room), or
  *      conflate (only the latest tick per symbol waits; older ones are
  *      replaced: what real feeds do).
- *   3. Each worker (a thread) keeps two moving averages per symbol and
+ *   3. Each worker keeps two moving averages per symbol and
  *      emits an order when the short one crosses the long one; a risk
  *      check caps the position per symbol.
  *   4. The OMS (a loop on a thread of its own) sends each order to the
@@ -60,6 +67,10 @@
 extern char **environ;
 
 typedef enum policy { BLOCK, DROP_OLDEST, CONFLATE } policy;
+/* Where the stages run: threads; one loop (coroutines); or the feed and
+ * the OMS on the loop and the strategy on threads (mixed). */
+typedef enum mode { THREADS, COROUTINES, MIXED } mode;
+static const char *const mode_names[] = {"threads", "coroutines", "mixed"};
 static const char *const policy_names[] = {"block", "drop-oldest", "conflate"};
 
 typedef struct tick {
@@ -91,6 +102,7 @@ static struct {
     int symbols, workers, queue, cap, deadline_ms;
     long rate, ticks;
     policy pol;
+    mode mode;
     const char *broker_host, *broker_port, *broker_args;
     bool json, progress;
     worker *w;
@@ -148,9 +160,10 @@ static void route(const tick *t)
     }
 }
 
-static void *feed_thread(void *arg)
+/* The feed; in_task: it runs as a task of the loop (it must not block
+ * the thread, so its pauses are the loop's). */
+static void feed_run(bool in_task)
 {
-    (void)arg;
     double *px = malloc((size_t)P.symbols * sizeof *px);
     uint64_t rng = 0x9E3779B97F4A7C15ull;
     for (int s = 0; s < P.symbols; s++)
@@ -172,14 +185,32 @@ static void *feed_thread(void *arg)
             route(&t);
         }
         if (seq < P.ticks) {
-            struct timespec ts = {0, 100000};
-            nanosleep(&ts, NULL);
+            if (in_task) {
+                weft_sleep_for(100 * WEFT_USEC);
+            } else {
+                struct timespec ts = {0, 100000};
+                nanosleep(&ts, NULL);
+            }
         }
     }
     free(px);
     for (int i = 0; i < P.workers; i++)
         weft_chan_close(P.w[i].in);
+}
+
+static void *feed_thread(void *arg)
+{
+    (void)arg;
+    feed_run(false);
     return NULL;
+}
+
+static int feed_task(void *arg, weft_value *result)
+{
+    (void)arg;
+    (void)result;
+    feed_run(true);
+    return 0;
 }
 
 /* ---- 3: the strategy ---------------------------------------------------------------------------
@@ -219,9 +250,9 @@ static void on_tick(sym_state *st, const tick *t)
     weft_chan_send(P.orders, &o, WEFT_NEVER);
 }
 
-static void *worker_thread(void *arg)
+/* A strategy worker, on a thread or as a task: the channels wait either way. */
+static void worker_run(worker *w)
 {
-    worker *w = arg;
     sym_state *st = calloc((size_t)P.symbols, sizeof *st);
     for (;;) {
         tick t;
@@ -243,7 +274,19 @@ static void *worker_thread(void *arg)
     /* The last worker out closes the OMS's channel. */
     if (atomic_fetch_sub(&P.workers_left, 1) == 1)
         weft_chan_close(P.orders);
+}
+
+static void *worker_thread(void *arg)
+{
+    worker_run(arg);
     return NULL;
+}
+
+static int worker_task(void *arg, weft_value *result)
+{
+    (void)result;
+    worker_run(arg);
+    return 0;
 }
 
 /* ---- 4: the OMS ---------------------------------------------------------------------------------
@@ -416,6 +459,16 @@ static int oms_main(void *arg, weft_value *result)
     int rc = connect_broker(false);
     if (rc < 0)
         return rc;
+    /* The stages that run on this loop in the coroutine and mixed modes. */
+    weft_future *stages[65];
+    int nstages = 0;
+    if (P.mode != THREADS && weft_spawn(NULL, feed_task, NULL, &(weft_spawn_opts){.name = "feed"},
+                                        &stages[nstages]) == 0)
+        nstages++;
+    for (int i = 0; P.mode == COROUTINES && i < P.workers; i++)
+        if (weft_spawn(NULL, worker_task, &P.w[i], &(weft_spawn_opts){.name = "strategy"},
+                       &stages[nstages]) == 0)
+            nstages++;
     weft_future *intake;
     if ((rc = weft_spawn(NULL, intake_task, NULL, &(weft_spawn_opts){.name = "oms-in"}, &intake)) <
         0)
@@ -436,6 +489,10 @@ static int oms_main(void *arg, weft_value *result)
     }
     weft_future_wait(intake, WEFT_NEVER);
     weft_future_unref(intake);
+    for (int i = 0; i < nstages; i++) {
+        weft_future_wait(stages[i], WEFT_NEVER);
+        weft_future_unref(stages[i]);
+    }
     if (O.reader) {
         weft_future_cancel(O.reader);
         weft_future_wait(O.reader, WEFT_NEVER);
@@ -542,25 +599,26 @@ static void report(double seconds, bool ok)
     weft_histogram_summarize(tick_to_ack, &h);
     uint64_t failures = GET(C.failed_deadline) + GET(C.failed_reject);
     if (P.json) {
-        printf("{\"policy\":\"%s\",\"seconds\":%.4f,\"ticks_in\":%llu,\"processed\":%llu,"
+        printf("{\"mode\":\"%s\",\"policy\":\"%s\",\"seconds\":%.4f,\"ticks_in\":%llu,"
+               "\"processed\":%llu,"
                "\"dropped\":%llu,\"conflated\":%llu,\"backpressure\":%llu,\"orders\":%llu,"
                "\"risk_rejects\":%llu,\"acks\":%llu,\"fills\":%llu,\"failed_deadline\":%llu,"
                "\"failed_reject\":%llu,\"resends\":%llu,\"reconnects\":%llu,"
                "\"tick_to_ack_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},"
                "\"consistent\":%s}\n",
-               policy_names[P.pol], seconds, (unsigned long long)GET(C.ticks_in),
-               (unsigned long long)GET(C.processed), (unsigned long long)GET(C.dropped),
-               (unsigned long long)GET(C.conflated), (unsigned long long)GET(C.backpressure),
-               (unsigned long long)GET(C.orders), (unsigned long long)GET(C.risk_rejects),
-               (unsigned long long)GET(C.acks), (unsigned long long)GET(C.fills),
-               (unsigned long long)GET(C.failed_deadline), (unsigned long long)GET(C.failed_reject),
-               (unsigned long long)GET(C.resends), (unsigned long long)GET(C.reconnects),
-               (double)h.p50 / 1e3, (double)h.p99 / 1e3, (double)h.p999 / 1e3, (double)h.max / 1e3,
-               ok ? "true" : "false");
+               mode_names[P.mode], policy_names[P.pol], seconds,
+               (unsigned long long)GET(C.ticks_in), (unsigned long long)GET(C.processed),
+               (unsigned long long)GET(C.dropped), (unsigned long long)GET(C.conflated),
+               (unsigned long long)GET(C.backpressure), (unsigned long long)GET(C.orders),
+               (unsigned long long)GET(C.risk_rejects), (unsigned long long)GET(C.acks),
+               (unsigned long long)GET(C.fills), (unsigned long long)GET(C.failed_deadline),
+               (unsigned long long)GET(C.failed_reject), (unsigned long long)GET(C.resends),
+               (unsigned long long)GET(C.reconnects), (double)h.p50 / 1e3, (double)h.p99 / 1e3,
+               (double)h.p999 / 1e3, (double)h.max / 1e3, ok ? "true" : "false");
         return;
     }
-    printf("weft pipeline: %d symbols, %d workers, queues of %d, policy %s, %.2f s\n\n", P.symbols,
-           P.workers, P.queue, policy_names[P.pol], seconds);
+    printf("weft pipeline: %s, %d symbols, %d workers, queues of %d, policy %s, %.2f s\n\n",
+           mode_names[P.mode], P.symbols, P.workers, P.queue, policy_names[P.pol], seconds);
     printf("  ticks in        %12llu  (%.0f/s)\n", (unsigned long long)GET(C.ticks_in),
            (double)GET(C.ticks_in) / seconds);
     printf("  processed       %12llu\n", (unsigned long long)GET(C.processed));
@@ -596,6 +654,8 @@ static void usage(FILE *f)
             "  --workers W          strategy workers (default 2)\n"
             "  --queue Q            ticks each queue holds (default 1024)\n"
             "  --policy P           block, drop-oldest or conflate (default block)\n"
+            "  --mode M             threads (default), coroutines (every stage on one loop)\n"
+            "                       or mixed (feed and OMS on the loop, strategy on threads)\n"
             "  --broker HOST:PORT   a running `weft broker` (default: start one)\n"
             "  --broker-args \"..\"   options for the broker started (e.g. \"--drop-after 50\")\n"
             "  --order-deadline MS  an order without a fill by then fails (default 2000)\n"
@@ -643,6 +703,18 @@ int weft_cmd_pipeline(int argc, char **argv)
                 return 2;
             }
             P.pol = (policy)k;
+            continue;
+        } else if (!strcmp(a, "--mode") && more) {
+            const char *v = argv[++i];
+            int k = 0;
+            while (k < 3 && strcmp(v, mode_names[k]))
+                k++;
+            if (k == 3) {
+                fprintf(stderr, "weft pipeline: --mode is threads, coroutines or mixed, not '%s'\n",
+                        v);
+                return 2;
+            }
+            P.mode = (mode)k;
             continue;
         } else if (!strcmp(a, "--broker") && more) {
             static char host[256];
@@ -724,9 +796,10 @@ int weft_cmd_pipeline(int argc, char **argv)
     int oms_rc = 0;
     pthread_t feed, oms;
     pthread_create(&oms, NULL, oms_thread, &oms_rc);
-    for (int i = 0; i < P.workers; i++)
+    for (int i = 0; P.mode != COROUTINES && i < P.workers; i++)
         pthread_create(&P.w[i].thread, NULL, worker_thread, &P.w[i]);
-    pthread_create(&feed, NULL, feed_thread, NULL);
+    if (P.mode == THREADS)
+        pthread_create(&feed, NULL, feed_thread, NULL);
     /* The live line while it runs. */
     while (pthread_tryjoin_np(oms, NULL) == EBUSY) {
         struct timespec ts = {0, 100000000};
@@ -737,8 +810,9 @@ int weft_cmd_pipeline(int argc, char **argv)
             live_line((double)(last - t0) / 1e9);
         }
     }
-    pthread_join(feed, NULL);
-    for (int i = 0; i < P.workers; i++)
+    if (P.mode == THREADS)
+        pthread_join(feed, NULL);
+    for (int i = 0; P.mode != COROUTINES && i < P.workers; i++)
         pthread_join(P.w[i].thread, NULL);
     double seconds = (double)(weft_now() - t0) / 1e9;
     if (P.progress)

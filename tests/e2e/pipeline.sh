@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of `weft pipeline` against `weft broker`: each queue
 # policy (block: nothing dropped; drop-oldest and conflate: the counts
-# add up), a broker that drops connections (reconnects and resends; every
+# add up), each mode (threads, coroutines, mixed), a broker that drops connections (reconnects and resends; every
 # order filled or failed), a broker that stalls (orders fail at their
 # deadline), SIGINT in the middle (the report still adds up), and bad
 # options. The report's own check ("consistent") must hold every time:
@@ -40,6 +40,11 @@ check drop 'd["dropped"] > 0 and d["fills"] == d["orders"]' \
   --ticks 100000 --rate 5000000 --queue 16 --policy drop-oldest --order-deadline 60000
 check conflate 'd["conflated"] > 0 and d["fills"] == d["orders"]' \
   --ticks 100000 --rate 5000000 --symbols 20 --policy conflate --order-deadline 60000
+echo "-- the coroutine and mixed modes"
+check coro 'd["mode"] == "coroutines" and d["processed"] == 30000 and d["fills"] == d["orders"] > 0' \
+  --mode coroutines --ticks 30000 --rate 1000000 --queue 64 --order-deadline 60000
+check mixed 'd["mode"] == "mixed" and d["conflated"] >= 0 and d["fills"] == d["orders"] > 0' \
+  --mode mixed --policy conflate --ticks 30000 --rate 1000000 --order-deadline 60000
 echo "-- a broker that drops connections: reconnect, resend, nothing lost"
 check drops 'd["reconnects"] >= 1 and d["resends"] >= 1 and d["orders"] > 0' \
   --ticks 30000 --rate 100000 --broker-args "--drop-after 300"
@@ -61,6 +66,7 @@ PY
 
 echo "-- bad options"
 "$weft" pipeline --policy newest 2>/dev/null && fail "--policy newest accepted"
+"$weft" pipeline --mode fibers 2>/dev/null && fail "--mode fibers accepted"
 "$weft" pipeline --workers 0 2>/dev/null && fail "--workers 0 accepted"
 "$weft" pipeline --broker nohost 2>/dev/null && fail "--broker without a port accepted"
 echo "all passed"
