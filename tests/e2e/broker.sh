@@ -15,6 +15,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # start ARGS...: a broker on a free port; sets pid and port.
 start() {
+  # A fresh log: the last broker's port must not be read by mistake.
+  rm -f "$dir/log"
   "$weft" broker --port 0 "$@" > "$dir/out" 2> "$dir/log" &
   pid=$!
   for _ in $(seq 100); do

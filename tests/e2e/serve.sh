@@ -14,6 +14,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # start ARGS...: runs weft serve on a free port; sets pid and url.
 start() {
+  # A fresh log: the last server's address must not be read by mistake.
+  rm -f "$dir/log"
   "$weft" serve --port 0 "$@" 2> "$dir/log" &
   pid=$!
   for _ in $(seq 100); do
