@@ -14,7 +14,8 @@
  * mixed (the feed and the OMS on the loop, the strategy on threads). The
  * channels wait the right way in each: a thread parks, a task suspends.
  *
- *   1. The feed makes N ticks, a random walk per symbol, at R
+ *   1. The feed makes N ticks, a random walk per symbol (or replays a CSV
+ *      file of ticks, --replay), at R
  *      ticks a second, and routes each to the strategy worker of its
  *      symbol (symbol % W), so a symbol's ticks stay in order.
  *   2. Between the feed and each worker, a bounded channel of Q ticks with
@@ -55,6 +56,7 @@
 #include <unistd.h>
 
 #include <weft/chan.h>
+#include <weft/csv.h>
 #include <weft/error.h>
 #include <weft/loop.h>
 #include <weft/metrics.h>
@@ -160,6 +162,124 @@ static void route(const tick *t)
     }
 }
 
+/* ---- a replayed feed: a CSV file of ticks ---------------------------------------------------- */
+
+/* --replay FILE: a CSV file with a header naming (at least) a "symbol"
+ * and a "price" column, one tick per row, replayed in order at --rate. */
+static struct {
+    uint32_t *sym;
+    double *px;
+    long n, cap;
+    char **names; /* symbol names, by id */
+    int nnames;
+    int sym_col, px_col;
+    const char *path, *error;
+    uint64_t error_line;
+    char why[160];
+} replay = {.sym_col = -1, .px_col = -1};
+
+static int symbol_id(const char *name, size_t len)
+{
+    for (int i = 0; i < replay.nnames; i++) /* files of ticks have few symbols */
+        if (strlen(replay.names[i]) == len && !memcmp(replay.names[i], name, len))
+            return i;
+    if (replay.nnames == 100000)
+        return -1;
+    char **names = realloc(replay.names, (size_t)(replay.nnames + 1) * sizeof *names);
+    if (!names || !(names[replay.nnames] = strndup(name, len)))
+        return -1;
+    replay.names = names;
+    return replay.nnames++;
+}
+
+static int replay_row(void *ctx, const weft_csv_record *r)
+{
+    (void)ctx;
+    if (r->error) {
+        replay.error_line = r->line;
+        snprintf(replay.why, sizeof replay.why, "%s", r->error);
+        return 1;
+    }
+    if (r->count == 0)
+        return 0;
+    if (replay.sym_col < 0) { /* the header */
+        for (size_t i = 0; i < r->count; i++) {
+            if (r->fields[i].len == 6 && !strncasecmp(r->fields[i].data, "symbol", 6))
+                replay.sym_col = (int)i;
+            if (r->fields[i].len == 5 && !strncasecmp(r->fields[i].data, "price", 5))
+                replay.px_col = (int)i;
+        }
+        if (replay.sym_col < 0 || replay.px_col < 0) {
+            replay.error_line = r->line;
+            snprintf(replay.why, sizeof replay.why,
+                     "the header names no \"symbol\" and \"price\" columns");
+            return 1;
+        }
+        return 0;
+    }
+    double px;
+    int need = (replay.sym_col > replay.px_col ? replay.sym_col : replay.px_col) + 1;
+    if ((int)r->count < need ||
+        !weft_csv_parse_number(r->fields[replay.px_col].data, r->fields[replay.px_col].len, &px) ||
+        !(px > 0)) {
+        replay.error_line = r->line;
+        snprintf(replay.why, sizeof replay.why, "%s",
+                 (int)r->count < need ? "too few fields" : "a price that is not a positive number");
+        return 1;
+    }
+    int id = symbol_id(r->fields[replay.sym_col].data, r->fields[replay.sym_col].len);
+    if (id < 0)
+        return -ENOMEM;
+    if (replay.n == replay.cap) {
+        long cap = replay.cap ? replay.cap * 2 : 4096;
+        uint32_t *sym = realloc(replay.sym, (size_t)cap * sizeof *sym);
+        double *p = sym ? realloc(replay.px, (size_t)cap * sizeof *p) : NULL;
+        if (sym)
+            replay.sym = sym;
+        if (!p)
+            return -ENOMEM;
+        replay.px = p;
+        replay.cap = cap;
+    }
+    replay.sym[replay.n] = (uint32_t)id;
+    replay.px[replay.n++] = px;
+    return 0;
+}
+
+/* Read the whole file (ticks files are replayed many times over: keeping
+ * them costs 12 bytes a tick). Returns 0, or prints why and returns 2. */
+static int load_replay(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "weft pipeline: --replay %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    weft_csv_reader *r;
+    int rc = weft_csv_reader_create(&r, NULL);
+    char buf[1 << 16];
+    size_t n;
+    while (rc == 0 && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        rc = weft_csv_feed(r, buf, n, replay_row, NULL);
+    if (rc == 0)
+        rc = weft_csv_finish(r, replay_row, NULL);
+    weft_csv_reader_destroy(r);
+    fclose(f);
+    if (rc > 0) {
+        fprintf(stderr, "weft pipeline: %s:%llu: %s\n", path, (unsigned long long)replay.error_line,
+                replay.why);
+        return 2;
+    }
+    if (rc < 0 || replay.n == 0) {
+        fprintf(stderr, "weft pipeline: --replay %s: %s\n", path,
+                rc < 0 ? weft_strerror(rc) : "no ticks in the file");
+        return 2;
+    }
+    P.ticks = replay.n;
+    P.symbols = replay.nnames;
+    return 0;
+}
+
 /* The feed; in_task: it runs as a task of the loop (it must not block
  * the thread, so its pauses are the loop's). */
 static void feed_run(bool in_task)
@@ -175,12 +295,18 @@ static void feed_run(bool in_task)
         if (due > P.ticks)
             due = P.ticks;
         for (; seq < due; seq++) {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            uint32_t s = (uint32_t)(rng % (uint64_t)P.symbols);
-            double step = ((double)(rng >> 40) / (double)(1ull << 24) - 0.5) * 0.002;
-            px[s] *= 1.0 + step;
+            uint32_t s;
+            if (replay.n) { /* a replayed file: its symbols and prices */
+                s = replay.sym[seq];
+                px[s] = replay.px[seq];
+            } else {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                s = (uint32_t)(rng % (uint64_t)P.symbols);
+                double step = ((double)(rng >> 40) / (double)(1ull << 24) - 0.5) * 0.002;
+                px[s] *= 1.0 + step;
+            }
             tick t = {s, (uint64_t)seq, px[s], weft_now()};
             route(&t);
         }
@@ -577,20 +703,31 @@ static void on_sigint(int sig)
     atomic_store(&P.stop, true);
 }
 
+/* Once a second on a terminal: rates over the last second, the depth of
+ * each queue, backpressure, and tick-to-ack so far. */
 static void live_line(double s)
 {
+    static uint64_t last_ticks, last_orders;
+    static double last_s;
     weft_histogram_summary h;
     weft_histogram_summarize(tick_to_ack, &h);
-    size_t depth = 0;
-    for (int i = 0; i < P.workers; i++)
-        depth += weft_chan_len(P.w[i].in);
+    uint64_t ticks = GET(C.ticks_in), orders = GET(C.orders);
+    double span = s - last_s > 0 ? s - last_s : 1;
+    char depths[128];
+    size_t n = 0;
+    for (int i = 0; i < P.workers && n < sizeof depths - 16; i++)
+        n += (size_t)snprintf(depths + n, sizeof depths - n, "%s%zu", i ? "/" : "",
+                              weft_chan_len(P.w[i].in));
     fprintf(stderr,
-            "\r  %.0f s: %llu ticks (%.0f/s), %llu orders, %llu fills, queues %zu + %zu, "
-            "backpressure %llu, ack p50 %.0f us p99 %.0f us   ",
-            s, (unsigned long long)GET(C.ticks_in), s > 0 ? (double)GET(C.ticks_in) / s : 0.0,
-            (unsigned long long)GET(C.orders), (unsigned long long)GET(C.fills), depth,
-            weft_chan_len(P.orders), (unsigned long long)GET(C.backpressure), (double)h.p50 / 1e3,
-            (double)h.p99 / 1e3);
+            "\r  %.0f s: %.0f ticks/s, %.0f orders/s, queues %s -> %zu, backpressure %llu, "
+            "fills %llu, ack p50 %.0f p99 %.0f p99.9 %.0f us   ",
+            s, (double)(ticks - last_ticks) / span, (double)(orders - last_orders) / span, depths,
+            weft_chan_len(P.orders), (unsigned long long)GET(C.backpressure),
+            (unsigned long long)GET(C.fills), (double)h.p50 / 1e3, (double)h.p99 / 1e3,
+            (double)h.p999 / 1e3);
+    last_ticks = ticks;
+    last_orders = orders;
+    last_s = s;
 }
 
 static void report(double seconds, bool ok)
@@ -651,6 +788,8 @@ static void usage(FILE *f)
             "  --symbols K          symbols (default 50)\n"
             "  --rate R             ticks per second (default 100000)\n"
             "  --ticks N            ticks in all (default 300000)\n"
+            "  --replay FILE        replay the ticks of a CSV file (columns symbol and price)\n"
+            "                       instead of the random walk, at --rate\n"
             "  --workers W          strategy workers (default 2)\n"
             "  --queue Q            ticks each queue holds (default 1024)\n"
             "  --policy P           block, drop-oldest or conflate (default block)\n"
@@ -728,6 +867,9 @@ int weft_cmd_pipeline(int argc, char **argv)
             P.broker_host = host;
             P.broker_port = colon + 1;
             continue;
+        } else if (!strcmp(a, "--replay") && more) {
+            replay.path = argv[++i];
+            continue;
         } else if (!strcmp(a, "--broker-args") && more) {
             P.broker_args = argv[++i];
             continue;
@@ -757,6 +899,8 @@ int weft_cmd_pipeline(int argc, char **argv)
     }
     P.symbols = (int)symbols, P.rate = rate, P.ticks = ticks, P.workers = (int)workers;
     P.queue = (int)queue, P.deadline_ms = (int)deadline, P.cap = (int)cap;
+    if (replay.path && load_replay(replay.path) != 0)
+        return 2;
     int rc = weft_histogram_create(&tick_to_ack, NULL);
     if (rc == 0 && !P.broker_host && (rc = start_broker()) < 0)
         fprintf(stderr, "weft pipeline: cannot start a broker: %s\n", weft_strerror(rc));
@@ -835,5 +979,10 @@ int weft_cmd_pipeline(int argc, char **argv)
     weft_chan_destroy(P.orders);
     weft_histogram_destroy(tick_to_ack);
     free(O.book);
+    free(replay.sym);
+    free(replay.px);
+    for (int i = 0; i < replay.nnames; i++)
+        free(replay.names[i]);
+    free(replay.names);
     return ok ? 0 : 1;
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # End-to-end tests of `weft pipeline` against `weft broker`: each queue
-# policy (block: nothing dropped; drop-oldest and conflate: the counts
-# add up), each mode (threads, coroutines, mixed), a broker that drops connections (reconnects and resends; every
-# order filled or failed), a broker that stalls (orders fail at their
-# deadline), SIGINT in the middle (the report still adds up), and bad
-# options. The report's own check ("consistent") must hold every time:
-# ticks in = processed + dropped + conflated, orders = fills + failures.
+# policy (block: nothing dropped; drop-oldest and conflate: the counts add
+# up), each mode (threads, coroutines, mixed), a broker that drops
+# connections (reconnects and resends; every order filled or failed), a
+# broker that stalls (orders fail at their deadline), a replayed CSV of
+# ticks (and a bad one, with file:line), SIGINT in the middle (the report
+# still adds up), and bad options. The report's own check ("consistent")
+# must hold every time: ticks in = processed + dropped + conflated,
+# orders = fills + failures.
 #   tests/e2e/pipeline.sh WEFT_BINARY
 set -euo pipefail
 weft=$1
@@ -51,6 +53,24 @@ check drops 'd["reconnects"] >= 1 and d["resends"] >= 1 and d["orders"] > 0' \
 echo "-- a broker that stalls: orders fail at their deadline"
 check stall 'd["failed_deadline"] > 0' \
   --ticks 20000 --rate 100000 --order-deadline 200 --broker-args "--stall-after 10 --stall-ms 1000"
+
+echo "-- a replayed CSV of ticks"
+python3 - "$dir/ticks.csv" <<'PY'
+import random, sys
+random.seed(3)
+px = {"AAPL": 190.0, "MSFT": 410.0, "ES": 5000.0}
+with open(sys.argv[1], "w") as f:
+    f.write("ts,symbol,price\n")
+    for i in range(20000):
+        s = random.choice(list(px))
+        px[s] *= 1 + random.uniform(-0.001, 0.001)
+        f.write("%d,%s,%.4f\n" % (i, s, px[s]))
+PY
+check replay 'd["ticks_in"] == d["processed"] == 20000 and d["fills"] == d["orders"] > 0' \
+  --replay "$dir/ticks.csv" --rate 1000000 --order-deadline 60000
+printf 'symbol,price\nA,1.5\nB,abc\n' > "$dir/bad.csv"
+"$weft" pipeline --replay "$dir/bad.csv" 2> "$dir/bad.err" && fail "a bad tick file accepted"
+grep -q "bad.csv:3: a price that is not a positive number" "$dir/bad.err" || fail "bad file: $(cat "$dir/bad.err")"
 
 echo "-- SIGINT in the middle: the report still adds up"
 "$weft" pipeline --no-progress --json --ticks 100000000 --rate 200000 > "$dir/int.json" 2>/dev/null &
