@@ -20,9 +20,9 @@
 enum { MAX_KERNELS = 48, MAX_PEERS = 10 };
 
 typedef struct peer {
-    const char *label;   /* column title */
-    const char *program; /* file name in the peer directory, or a script */
-    const char *interp;  /* interpreter for scripts, else NULL */
+    const char *label;       /* column title */
+    const char *program;     /* file name in the peer directory, or a script */
+    const char *interp;      /* interpreter for scripts, else NULL */
     double ops[MAX_KERNELS]; /* by kernel index; 0 = no figure */
     bool built;              /* the program was there */
     bool ran;
@@ -42,16 +42,16 @@ double weft_bench_seconds(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: weft bench [options] [name...]\n"
-            "Runs weft's kernels and the peers' same workloads side by side; prints\n"
-            "operations per second and weft's ratio to each peer.\n\n"
-            "  --reps N        runs per figure, the best is kept (default 3)\n"
-            "  --scale F       multiply every operation count by F (default 1)\n"
-            "  --json          print JSON instead of a table\n"
-            "  --no-peers      run weft's kernels only\n"
-            "  --peers-dir D   where the built peers are (default: the build tree)\n"
-            "  --list          list the kernels and exit\n");
+    fprintf(f, "usage: weft bench [options] [name...]\n"
+               "Runs weft's kernels and the peers' same workloads side by side; prints\n"
+               "operations per second and weft's ratio to each peer.\n\n"
+               "  --reps N        runs per figure, the best is kept (default 3)\n"
+               "  --scale F       multiply every operation count by F (default 1)\n"
+               "  --json          print JSON instead of a table\n"
+               "  --peers         run the installed peers side by side (the default)\n"
+               "  --no-peers      run weft's kernels only\n"
+               "  --peers-dir D   where the built peers are (default: the build tree)\n"
+               "  --list          list the kernels and exit\n");
 }
 
 static void human(char *buf, size_t len, double ops)
@@ -154,7 +154,6 @@ static void machine(char *buf, size_t len)
     snprintf(buf, len, "%ld CPUs, %s, Linux %s", sysconf(_SC_NPROCESSORS_ONLN), model, u.release);
 }
 
-
 int weft_cmd_bench(int argc, char **argv)
 {
     int reps = 3;
@@ -184,6 +183,8 @@ int weft_cmd_bench(int argc, char **argv)
             json = true;
         } else if (!strcmp(a, "--no-peers")) {
             peers_on = false;
+        } else if (!strcmp(a, "--peers")) {
+            peers_on = true; /* the default, said explicitly */
         } else if (!strcmp(a, "--peers-dir") && i + 1 < argc) {
             peer_dir = argv[++i];
         } else if (!strcmp(a, "--list")) {
@@ -200,12 +201,11 @@ int weft_cmd_bench(int argc, char **argv)
         }
     }
 
-    const weft_bench_kernel *tables[] = {weft_bench_chan_kernels, weft_bench_sync_kernels,
-                                         weft_bench_pool_kernels, weft_bench_procpool_kernels,
-                                         weft_bench_coro_kernels,
-                                         weft_bench_loop_kernels, weft_bench_timer_kernels,
-                                         weft_bench_net_kernels, weft_bench_csv_kernels,
-                                         weft_bench_http_kernels};
+    const weft_bench_kernel *tables[] = {weft_bench_chan_kernels,  weft_bench_sync_kernels,
+                                         weft_bench_pool_kernels,  weft_bench_procpool_kernels,
+                                         weft_bench_coro_kernels,  weft_bench_loop_kernels,
+                                         weft_bench_timer_kernels, weft_bench_net_kernels,
+                                         weft_bench_csv_kernels,   weft_bench_http_kernels};
     row rows[MAX_KERNELS];
     int nrows = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
