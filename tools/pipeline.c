@@ -88,7 +88,8 @@ typedef struct order {
     char side;
     int32_t qty;
     double px;
-    int64_t t_tick;
+    int64_t t_tick; /* the tick's making */
+    int64_t t_emit; /* the order's sending to the OMS */
 } order;
 
 typedef struct worker {
@@ -121,6 +122,9 @@ static struct {
 } C;
 
 static weft_histogram *tick_to_ack;
+/* Per hop: feed -> strategy (a tick's making to its worker taking it) and
+ * strategy -> OMS (an order's sending to the OMS taking it). */
+static weft_histogram *hop_feed, *hop_oms;
 
 #define ADD(x, n) atomic_fetch_add_explicit(&(x), (n), memory_order_relaxed)
 #define GET(x) atomic_load_explicit(&(x), memory_order_relaxed)
@@ -371,7 +375,7 @@ static void on_tick(sym_state *st, const tick *t)
         return;
     }
     s->position += sign * qty;
-    order o = {ADD(next_order_id, 1), t->sym, sign > 0 ? 'B' : 'S', qty, t->px, t->t};
+    order o = {ADD(next_order_id, 1), t->sym, sign > 0 ? 'B' : 'S', qty, t->px, t->t, weft_now()};
     ADD(C.orders, 1);
     weft_chan_send(P.orders, &o, WEFT_NEVER);
 }
@@ -394,6 +398,7 @@ static void worker_run(worker *w)
             break; /* closed and drained */
         }
         ADD(C.processed, 1);
+        weft_histogram_record(hop_feed, weft_now() - t.t);
         on_tick(st, &t);
     }
     free(st);
@@ -564,6 +569,7 @@ static int intake_task(void *arg, weft_value *result)
         int rc = weft_chan_recv(P.orders, &o, WEFT_NEVER);
         if (rc < 0)
             break; /* closed and drained: no more orders */
+        weft_histogram_record(hop_oms, weft_now() - o.t_emit);
         oms_order *x = slot(o.id);
         if (!x)
             return -ENOMEM;
@@ -732,8 +738,10 @@ static void live_line(double s)
 
 static void report(double seconds, bool ok)
 {
-    weft_histogram_summary h;
+    weft_histogram_summary h, h1, h2;
     weft_histogram_summarize(tick_to_ack, &h);
+    weft_histogram_summarize(hop_feed, &h1);
+    weft_histogram_summarize(hop_oms, &h2);
     uint64_t failures = GET(C.failed_deadline) + GET(C.failed_reject);
     if (P.json) {
         printf("{\"mode\":\"%s\",\"policy\":\"%s\",\"seconds\":%.4f,\"ticks_in\":%llu,"
@@ -742,6 +750,8 @@ static void report(double seconds, bool ok)
                "\"risk_rejects\":%llu,\"acks\":%llu,\"fills\":%llu,\"failed_deadline\":%llu,"
                "\"failed_reject\":%llu,\"resends\":%llu,\"reconnects\":%llu,"
                "\"tick_to_ack_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},"
+               "\"hop_us\":{\"feed_strategy\":{\"p50\":%.2f,\"p99\":%.2f},"
+               "\"strategy_oms\":{\"p50\":%.2f,\"p99\":%.2f}},"
                "\"consistent\":%s}\n",
                mode_names[P.mode], policy_names[P.pol], seconds,
                (unsigned long long)GET(C.ticks_in), (unsigned long long)GET(C.processed),
@@ -751,7 +761,9 @@ static void report(double seconds, bool ok)
                (unsigned long long)GET(C.fills), (unsigned long long)GET(C.failed_deadline),
                (unsigned long long)GET(C.failed_reject), (unsigned long long)GET(C.resends),
                (unsigned long long)GET(C.reconnects), (double)h.p50 / 1e3, (double)h.p99 / 1e3,
-               (double)h.p999 / 1e3, (double)h.max / 1e3, ok ? "true" : "false");
+               (double)h.p999 / 1e3, (double)h.max / 1e3, (double)h1.p50 / 1e3,
+               (double)h1.p99 / 1e3, (double)h2.p50 / 1e3, (double)h2.p99 / 1e3,
+               ok ? "true" : "false");
         return;
     }
     printf("weft pipeline: %s, %d symbols, %d workers, queues of %d, policy %s, %.2f s\n\n",
@@ -774,6 +786,9 @@ static void report(double seconds, bool ok)
            (unsigned long long)GET(C.reconnects));
     printf("  tick-to-ack     p50 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us\n",
            (double)h.p50 / 1e3, (double)h.p99 / 1e3, (double)h.p999 / 1e3, (double)h.max / 1e3);
+    printf("  per hop         feed -> strategy p50 %.1f us p99 %.1f us; strategy -> OMS p50 %.1f "
+           "us p99 %.1f us\n",
+           (double)h1.p50 / 1e3, (double)h1.p99 / 1e3, (double)h2.p50 / 1e3, (double)h2.p99 / 1e3);
     printf("\n%s\n", ok ? "every tick accounted for; every order filled or failed, none lost"
                         : "INCONSISTENT: something was lost (see the counts)");
 }
@@ -902,6 +917,10 @@ int weft_cmd_pipeline(int argc, char **argv)
     if (replay.path && load_replay(replay.path) != 0)
         return 2;
     int rc = weft_histogram_create(&tick_to_ack, NULL);
+    if (rc == 0)
+        rc = weft_histogram_create(&hop_feed, NULL);
+    if (rc == 0)
+        rc = weft_histogram_create(&hop_oms, NULL);
     if (rc == 0 && !P.broker_host && (rc = start_broker()) < 0)
         fprintf(stderr, "weft pipeline: cannot start a broker: %s\n", weft_strerror(rc));
     if (rc < 0)
@@ -978,6 +997,8 @@ int weft_cmd_pipeline(int argc, char **argv)
     free(P.w);
     weft_chan_destroy(P.orders);
     weft_histogram_destroy(tick_to_ack);
+    weft_histogram_destroy(hop_feed);
+    weft_histogram_destroy(hop_oms);
     free(O.book);
     free(replay.sym);
     free(replay.px);

@@ -28,6 +28,7 @@ d = json.load(open(sys.argv[1]))
 assert d["consistent"], d
 assert d["ticks_in"] == d["processed"] + d["dropped"] + d["conflated"], d
 assert d["orders"] == d["fills"] + d["failed_deadline"] + d["failed_reject"], d
+assert d["hop_us"]["feed_strategy"]["p50"] > 0 and d["hop_us"]["strategy_oms"]["p50"] >= 0, d
 assert eval(sys.argv[2]), (sys.argv[2], d)
 PY
 }
