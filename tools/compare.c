@@ -464,10 +464,12 @@ static void explain(row *r, int index)
                                : "real I/O overlaps best where the waits are";
         break;
     case 2:
+        /* The fact about C first, whoever won this run. */
         text = r->best == THREADS || r->best == PROCS
                    ? "CPU work needs cores: with no GIL in C, threads use every core as processes "
                      "do, and copy nothing; coroutines share one core"
-                   : "the work is too small to repay spreading it";
+                   : "with no GIL in C, threads could use every core as processes do, but here "
+                     "the work was too small (or the machine too busy) to repay spreading it";
         break;
     case 3:
         text = r->best == CORO ? "waits on the loop, computing on the loop's thread pool "
