@@ -48,6 +48,14 @@ check coro 'd["mode"] == "coroutines" and d["processed"] == 30000 and d["fills"]
   --mode coroutines --ticks 30000 --rate 1000000 --queue 64 --order-deadline 60000
 check mixed 'd["mode"] == "mixed" and d["conflated"] >= 0 and d["fills"] == d["orders"] > 0' \
   --mode mixed --policy conflate --ticks 30000 --rate 1000000 --order-deadline 60000
+echo "-- every other policy in every other mode: the sums hold"
+for m in coroutines mixed; do
+  for pol in block drop-oldest conflate; do
+    [ "$m/$pol" = coroutines/block ] || [ "$m/$pol" = mixed/conflate ] && continue # above
+    check "$m-$pol" "d['mode'] == '$m' and d['policy'] == '$pol' and d['fills'] == d['orders']" \
+      --mode "$m" --policy "$pol" --ticks 30000 --rate 2000000 --queue 16 --order-deadline 60000
+  done
+done
 echo "-- a broker that drops connections: reconnect, resend, nothing lost"
 check drops 'd["reconnects"] >= 1 and d["resends"] >= 1 and d["orders"] > 0' \
   --ticks 30000 --rate 100000 --broker-args "--drop-after 300"
