@@ -143,6 +143,16 @@ static bool dec_rescale(stats *s, unsigned scale)
     return true;
 }
 
+/* Add mant, at the decimal part's scale and in range. */
+static inline void dec_put(stats *s, int64_t mant)
+{
+    s->dcount++;
+    s->dmin = mant < s->dmin ? mant : s->dmin;
+    s->dmax = mant > s->dmax ? mant : s->dmax;
+    s->dsum += mant;
+    s->dsq += (__int128)mant * mant;
+}
+
 /* Add the decimal mant / 10^scale exactly. Returns false when it does not
  * fit the decimal part (then the caller adds it as a double). */
 static bool stats_add_decimal(stats *s, int64_t mant, unsigned scale)
@@ -161,14 +171,9 @@ static bool stats_add_decimal(stats *s, int64_t mant, unsigned scale)
     }
     if (mant >= DEC_LIMIT || mant <= -DEC_LIMIT)
         return false;
-    if (s->dcount++ == 0) {
+    if (s->dcount == 0)
         s->dmin = s->dmax = mant;
-    } else {
-        s->dmin = mant < s->dmin ? mant : s->dmin;
-        s->dmax = mant > s->dmax ? mant : s->dmax;
-    }
-    s->dsum += mant;
-    s->dsq += (__int128)mant * mant;
+    dec_put(s, mant);
     return true;
 }
 
@@ -503,11 +508,7 @@ static inline __attribute__((always_inline)) void add_number(stats *s, const num
     if (v->kind == NUM_DECIMAL) {
         /* Most values: the column's scale, in range, not the first. */
         if (v->scale == s->scale && s->dcount && (uint64_t)(v->mant + DEC_LIMIT) < 2 * (uint64_t)DEC_LIMIT) {
-            s->dcount++;
-            s->dmin = v->mant < s->dmin ? v->mant : s->dmin;
-            s->dmax = v->mant > s->dmax ? v->mant : s->dmax;
-            s->dsum += v->mant;
-            s->dsq += (__int128)v->mant * v->mant;
+            dec_put(s, v->mant);
             return;
         }
         if (stats_add_decimal(s, v->mant, v->scale))
