@@ -46,7 +46,9 @@ check conflate 'd["conflated"] > 0 and d["fills"] == d["orders"]' \
 echo "-- the coroutine and mixed modes"
 check coro 'd["mode"] == "coroutines" and d["processed"] == 30000 and d["fills"] == d["orders"] > 0' \
   --mode coroutines --ticks 30000 --rate 1000000 --queue 64 --order-deadline 60000
-check mixed 'd["mode"] == "mixed" and d["conflated"] >= 0 and d["fills"] == d["orders"] > 0' \
+# (Under conflate a slow machine may conflate nearly every tick and make
+# no order at all: the sums must hold, not a count.)
+check mixed 'd["mode"] == "mixed" and d["fills"] == d["orders"]' \
   --mode mixed --policy conflate --ticks 30000 --rate 1000000 --order-deadline 60000
 echo "-- every other policy in every other mode: the sums hold"
 for m in coroutines mixed; do
