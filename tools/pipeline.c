@@ -3,7 +3,7 @@
  *
  *   weft pipeline [--symbols K] [--rate R] [--ticks N] [--workers W]
  *                 [--queue Q] [--policy block|drop-oldest|conflate]
- *                 [--mode threads|coroutines|mixed]
+ *                 [--mode threads|coroutines|mixed] [--replay FILE]
  *                 [--broker HOST:PORT] [--broker-args "..."]
  *                 [--order-deadline MS] [--position-cap N] [--json] [--no-progress]
  *
@@ -436,6 +436,7 @@ static struct {
     oms_order *book; /* by id */
     size_t cap;
     uint64_t outstanding, max_id;
+    uint64_t first_open; /* ids below it are all filled or failed: sweeps start here */
     int fd;
     bool connected, input_done;
     weft_future *reader;
@@ -534,7 +535,7 @@ static int connect_broker(bool resend)
         return rc;
     if (resend) {
         ADD(C.reconnects, 1);
-        for (uint64_t id = 1; id <= O.max_id && id < O.cap; id++) {
+        for (uint64_t id = O.first_open; id <= O.max_id && id < O.cap; id++) {
             oms_order *x = &O.book[id];
             if (x->known && x->state != FILLED && x->state != FAILED) {
                 ADD(C.resends, 1);
@@ -588,6 +589,7 @@ static int oms_main(void *arg, weft_value *result)
 {
     (void)arg;
     (void)result;
+    O.first_open = 1; /* ids start at 1 */
     int rc = connect_broker(false);
     if (rc < 0)
         return rc;
@@ -609,7 +611,11 @@ static int oms_main(void *arg, weft_value *result)
     while (!(O.input_done && O.outstanding == 0)) {
         weft_sleep_for(10 * WEFT_MSEC);
         int64_t now = weft_now();
-        for (uint64_t id = 1; id <= O.max_id && id < O.cap; id++) {
+        /* Orders end roughly in id order: skip the ended prefix for good. */
+        while (O.first_open <= O.max_id && O.first_open < O.cap && O.book[O.first_open].known &&
+               (O.book[O.first_open].state == FILLED || O.book[O.first_open].state == FAILED))
+            O.first_open++;
+        for (uint64_t id = O.first_open; id <= O.max_id && id < O.cap; id++) {
             oms_order *x = &O.book[id];
             if (x->known && x->state != FILLED && x->state != FAILED && now > x->deadline) {
                 finish(x, FAILED);
