@@ -34,6 +34,7 @@
 #include <weft/http.h>
 #include <weft/loop.h>
 #include <weft/net.h>
+#include <weft/sync.h>
 #include <weft/time.h>
 
 enum {
@@ -75,8 +76,7 @@ struct weft_http_server {
     int64_t stop_deadline;
     weft_future *stop; /* completed by weft_http_server_shutdown */
     conn *conns;
-    size_t nconns;
-    weft_future *slot; /* completed when a connection ends at the limit */
+    weft_sem slots; /* max_connections: the acceptor takes one per connection */
     weft_http_server_stats stats;
     char date[40]; /* "Date: ...\r\n", rewritten once a second */
     time_t date_at;
@@ -106,6 +106,8 @@ int weft_http_server_create(weft_http_server **out, const weft_http_server_opts 
         s->o.idle_timeout = 60 * WEFT_SEC;
     if (!s->o.max_connections)
         s->o.max_connections = 10000;
+    if (s->o.max_connections > WEFT_SEM_MAX)
+        s->o.max_connections = WEFT_SEM_MAX;
     if (!s->o.server)
         s->o.server = "weft";
     if (!weft_http_value_ok(s->o.server, strlen(s->o.server))) {
@@ -809,8 +811,7 @@ static int conn_task(void *arg, weft_value *result)
         s->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    if (s->nconns-- == s->o.max_connections && s->slot)
-        weft_future_complete(s->slot, (weft_value){0}, 0);
+    weft_sem_release(&s->slots, 1);
     weft_future_unref(c->task);
     free(c->buf);
     free(c->target);
@@ -833,23 +834,14 @@ static int accept_task(void *arg, weft_value *result)
     acceptor *a = arg;
     weft_http_server *s = a->s;
     while (!s->stopping) {
-        if (s->nconns >= s->o.max_connections) {
-            /* At the limit: wait for a connection to end. */
-            if (!s->slot && weft_future_create(&s->slot) < 0)
-                return 0;
-            int rc = weft_future_wait(s->slot, WEFT_NEVER);
-            weft_future_unref(s->slot);
-            s->slot = NULL;
-            if (rc < 0 || weft_task_cancelled())
-                return 0;
-            continue;
-        }
+        /* At the limit: wait for a connection to end. */
+        if (weft_sem_acquire(&s->slots, WEFT_NEVER) < 0)
+            return 0; /* cancelled */
         conn *c = calloc(1, sizeof *c);
-        if (!c)
-            return 0;
-        int rc = weft_accept(a->lfd, WEFT_NEVER, &c->fd, &c->peer);
+        int rc = c ? weft_accept(a->lfd, WEFT_NEVER, &c->fd, &c->peer) : -ENOMEM;
         if (rc < 0) {
             free(c);
+            weft_sem_release(&s->slots, 1);
             if (rc == -ECANCELED)
                 return 0;
             /* One connection's trouble, or a full descriptor table: go on
@@ -869,15 +861,14 @@ static int accept_task(void *arg, weft_value *result)
         if (s->conns)
             s->conns->prev = c;
         s->conns = c;
-        s->nconns++;
         s->stats.connections++;
         if (weft_group_spawn(a->g, conn_task, c, NULL, &c->task) < 0) {
             s->conns = c->next;
             if (s->conns)
                 s->conns->prev = NULL;
-            s->nconns--;
             weft_close(c->fd);
             free(c);
+            weft_sem_release(&s->slots, 1);
         }
     }
     return 0;
@@ -906,6 +897,7 @@ int weft_http_server_serve(weft_http_server *s, int listen_fd)
     int rc = weft_future_create(&s->stop);
     if (rc < 0)
         return rc;
+    weft_sem_init(&s->slots, (uint32_t)s->o.max_connections);
     s->serving = true;
     s->stopping = s->pending;
     s->pending = false;
@@ -938,7 +930,6 @@ int weft_http_server_serve(weft_http_server *s, int listen_fd)
     while (s->conns) {
         conn *c = s->conns;
         s->conns = c->next;
-        s->nconns--;
         weft_close(c->fd);
         weft_future_unref(c->task);
         free(c);
