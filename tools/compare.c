@@ -21,8 +21,10 @@
  * "files" has no coroutine version: regular files are always "ready", so
  * a loop reads them on threads anyway.
  *
- * Synchronization: the server runs on a thread of its own (its own loop);
- * each measurement waits for all its work before the next starts. */
+ * Synchronization: the server runs on a thread of its own, running a loop
+ * that main made (main stops it by spawning a task onto that loop, which
+ * weft_spawn allows from any thread); each measurement waits for all its
+ * work before the next starts. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -375,6 +377,8 @@ static int api(void *arg, const weft_http_request *req, weft_http_reply *reply)
     return weft_http_reply_send(reply, 200, &type, 1, body, sizeof body);
 }
 
+static weft_loop *server_loop; /* made by main, run by the server thread */
+
 static int serve_main(void *arg, weft_value *result)
 {
     (void)arg;
@@ -384,40 +388,18 @@ static int serve_main(void *arg, weft_value *result)
 
 static void *server_thread(void *arg)
 {
-    (void)arg;
-    weft_run(serve_main, NULL, NULL, NULL);
+    weft_future *f = arg;
+    weft_loop_run(server_loop, f);
     return NULL;
 }
 
-/* Asks the server to stop, from outside its loop. */
-static int stop_main(void *arg, weft_value *result)
+/* Spawned onto the server's loop from main at the end: the shutdown must
+ * come from a task of the serving loop. */
+static int stop_task(void *arg, weft_value *result)
 {
     (void)arg;
     (void)result;
-    /* The shutdown must come from a task of the serving loop: a request
-     * to /stop does it there. */
-    char url[96];
-    snprintf(url, sizeof url, "%.*s/stop", (int)(strrchr(api_url, '/') - api_url), api_url);
-    weft_http_client *c;
-    int rc = weft_http_client_create(&c, NULL);
-    if (rc < 0)
-        return rc;
-    weft_http_response r;
-    rc = weft_http_client_request(c, "GET", url, NULL, 0, NULL, 0, weft_deadline_in(5 * WEFT_SEC),
-                                  &r);
-    if (rc == 0)
-        weft_http_response_free(&r);
-    weft_http_client_destroy(c);
-    return rc;
-}
-
-static int stop(void *arg, const weft_http_request *req, weft_http_reply *reply)
-{
-    (void)arg;
-    (void)req;
-    int rc = weft_http_reply_send(reply, 200, NULL, 0, "bye", 3);
-    weft_http_server_shutdown(server, weft_deadline_in(WEFT_SEC));
-    return rc;
+    return weft_http_server_shutdown(server, weft_deadline_in(WEFT_SEC));
 }
 
 /* ---- the table ----------------------------------------------------------------------------------
@@ -734,15 +716,18 @@ int weft_cmd_compare(int argc, char **argv)
         rc = weft_http_server_create(&server, NULL);
     if (rc == 0)
         rc = weft_http_server_route(server, "GET", "/api", api, NULL);
+    weft_future *serving = NULL;
     if (rc == 0)
-        rc = weft_http_server_route(server, "GET", "/stop", stop, NULL);
+        rc = weft_loop_create(&server_loop, &(weft_loop_opts){.name = "compare-server"});
+    if (rc == 0)
+        rc = weft_spawn(server_loop, serve_main, NULL, NULL, &serving);
     if (rc < 0) {
         fprintf(stderr, "weft compare: the local server: %s\n", weft_strerror(rc));
         return 1;
     }
     snprintf(api_url, sizeof api_url, "http://127.0.0.1:%d/api", weft_addr_port(&bound));
     pthread_t srv;
-    if (pthread_create(&srv, NULL, server_thread, NULL) != 0) {
+    if (pthread_create(&srv, NULL, server_thread, serving) != 0) {
         fprintf(stderr, "weft compare: cannot start the server thread\n");
         return 1;
     }
@@ -834,8 +819,10 @@ int weft_cmd_compare(int argc, char **argv)
         printf("}\n");
 
     /* Stop the server (from its own loop), the pool, the files. */
-    weft_run(stop_main, NULL, NULL, NULL);
+    weft_spawn(server_loop, stop_task, NULL, NULL, NULL);
     pthread_join(srv, NULL);
+    weft_future_unref(serving);
+    weft_loop_destroy(server_loop);
     weft_http_server_destroy(server);
     close(server_fd);
     weft_procpool_destroy(procs);
