@@ -1,5 +1,4 @@
-/* weft demo: what `make run` shows until `weft compare` lands. A three-stage
- * channel pipeline (the seeds' producer -> workers -> collector with a
+/* weft demo: a three-stage channel pipeline (the seeds' producer -> workers -> collector with a
  * bounded queue, backpressure and close-based shutdown), with live metrics
  * on a terminal and a final report as a table or JSON.
  *

@@ -13,7 +13,7 @@ static const struct {
     {"compare", weft_cmd_compare, "the seeds' decision table, measured: which model fits which job"},
     {"demo", weft_cmd_demo, "a channel pipeline with live metrics"},
     {"bench", weft_cmd_bench, "weft side by side with Go, oneTBB, glibc and Python; prints ratios"},
-    {"etl", weft_cmd_etl, "the seeds' CSV ETL: generate, summarize CSV files in parallel"},
+    {"etl", weft_cmd_etl, "the seeds' CSV ETL: generate, summarize, transform CSV files in parallel"},
     {"fetch", weft_cmd_fetch, "download many URLs over HTTP/1.1 at once; a summary of the results"},
     {"pipeline", weft_cmd_pipeline, "feed -> strategy -> OMS: ticks, crossovers, orders to a broker"},
     {"serve", weft_cmd_serve, "an HTTP/1.1 server: static files, or a hello response"},

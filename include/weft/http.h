@@ -101,8 +101,10 @@ void weft_http_head_reset(weft_http_head *h);
 int weft_http_parse_head(weft_http_head *h, bool request, const char *request_method,
                          const char *buf, size_t len);
 
-/* weft_http_header_get: the value of the first header named name (case
- * insensitive), or NULL; *len (if not NULL) gets its length.
+/* weft_http_header_get: the first header named name (case insensitive).
+ * Returns: its value (not NUL-terminated; *len, if not NULL, gets its
+ *          length), or NULL if there is none. Errors: none.
+ * Ownership: the value points into the buffer h was parsed from.
  * Thread-safety: any thread, h not being parsed. */
 const char *weft_http_header_get(const weft_http_head *h, const char *name, size_t *len);
 
@@ -120,8 +122,8 @@ typedef struct weft_http_chunked {
     const char *error; /* why it failed, in words */
 } weft_http_chunked;
 
-/* weft_http_chunked_init: ready to decode a new body. Thread-safety: c's
- * thread. */
+/* weft_http_chunked_init: ready to decode a new body.
+ * Returns: nothing (it cannot fail). Thread-safety: c's thread. */
 void weft_http_chunked_init(weft_http_chunked *c);
 
 /* weft_http_chunked_decode: decode buf[0..*len): on return buf[0..*len)
@@ -138,14 +140,15 @@ int weft_http_chunked_decode(weft_http_chunked *c, char *buf, size_t *len, size_
 
 /* ---- writing heads ------------------------------------------------------------------ */
 
-/* weft_http_token_ok: whether s[0..len) is a non-empty token (a method or
- * a header name: RFC 9110 tchar). Thread-safety: any thread. */
+/* weft_http_token_ok: is s[0..len) a non-empty token (a method or a
+ * header name: RFC 9110 tchar)?
+ * Returns: true or false (NULL: false). Thread-safety: any thread. */
 bool weft_http_token_ok(const char *s, size_t len);
 
-/* weft_http_value_ok: whether s[0..len) may be written as a header value
- * or a request target: no CR, LF, NUL or other control character but tab
- * (so a caller's string can never end a line or start a header).
- * Thread-safety: any thread. */
+/* weft_http_value_ok: may s[0..len) be written as a header value or a
+ * reason: no CR, LF, NUL or other control character but tab (so a
+ * caller's string can never end a line or start a header)?
+ * Returns: true or false. Thread-safety: any thread. */
 bool weft_http_value_ok(const char *s, size_t len);
 
 /* weft_http_write_request: a request head into buf[0..cap): the line
@@ -234,7 +237,7 @@ typedef int weft_http_handler(void *arg, const weft_http_request *req, weft_http
 int weft_http_server_create(weft_http_server **out, const weft_http_server_opts *opts);
 
 /* weft_http_server_destroy: free s, which must not be serving. NULL is
- * ignored. Thread-safety: any thread, after weft_http_server_serve has
+ * ignored. Returns: nothing. Ownership: s is consumed. Thread-safety: any thread, after weft_http_server_serve has
  * returned. */
 void weft_http_server_destroy(weft_http_server *s);
 
@@ -260,7 +263,10 @@ int weft_http_server_route(weft_http_server *s, const char *method, const char *
  * followed), and only regular files are served; a file over 64 KiB goes
  * out in 64 KiB blocks.
  * Returns: 0. Errors: as weft_http_server_route; -ENOENT (dir is not a
- *          directory). Thread-safety: s's owner, before serving. */
+ *          directory), open's errors (-EACCES, ...).
+ * Ownership: prefix is copied; dir is opened now and its descriptor kept
+ *            until weft_http_server_destroy.
+ * Thread-safety: s's owner, before serving. */
 int weft_http_server_static(weft_http_server *s, const char *prefix, const char *dir);
 
 /* weft_http_server_serve: accept connections on listen_fd and serve them
@@ -269,7 +275,7 @@ int weft_http_server_static(weft_http_server *s, const char *prefix, const char 
  * Returns: 0 after a shutdown, once every connection is closed.
  * Errors: -EBUSY (already serving), -EPERM (not in a task), accept's
  *         errors other than those of a single connection.
- * Ownership: listen_fd stays the caller's. In a task. */
+ * Ownership: listen_fd stays the caller's. Thread-safety: in a task. */
 int weft_http_server_serve(weft_http_server *s, int listen_fd);
 
 /* weft_http_server_shutdown: stop s (see "Shutdown" above); connections
@@ -280,7 +286,10 @@ int weft_http_server_serve(weft_http_server *s, int listen_fd);
  * that serves (a signal-waiting task, a handler). */
 int weft_http_server_shutdown(weft_http_server *s, int64_t deadline);
 
-/* weft_http_server_stats: counters since creation. */
+/* weft_http_server_stats_get: the counters since creation into *out.
+ * Returns: nothing (s or out NULL: nothing is written). Errors: none.
+ * Thread-safety: a task of the serving loop, or any thread once serve has
+ * returned. */
 typedef struct weft_http_server_stats {
     uint64_t connections, requests, responses_4xx, responses_5xx, timeouts;
 } weft_http_server_stats;
@@ -294,7 +303,9 @@ void weft_http_server_stats_get(const weft_http_server *s, weft_http_server_stat
  * Returns: 0. Errors: -EINVAL (a status, header or body refused as above
  *          or by weft_http_write_response), -EALREADY (replied already),
  *          the write's errors (-EPIPE; -ETIMEDOUT: a write made no
- *          progress for header_timeout). In the handler's task. */
+ *          progress for header_timeout).
+ * Ownership: headers and body are borrowed for the call.
+ * Thread-safety: in the handler's task. */
 int weft_http_reply_send(weft_http_reply *r, int status, const weft_http_header *headers, size_t n,
                          const void *body, size_t len);
 
@@ -365,7 +376,8 @@ typedef struct weft_http_response {
 int weft_http_client_create(weft_http_client **out, const weft_http_client_opts *opts);
 
 /* weft_http_client_destroy: close the pooled connections and free c. No
- * request may be running. NULL is ignored. Thread-safety: a task of the
+ * request may be running. NULL is ignored. Returns: nothing. Ownership: c
+ * is consumed. Thread-safety: a task of the
  * client's loop, or any thread once that loop no longer runs. */
 void weft_http_client_destroy(weft_http_client *c);
 
@@ -391,7 +403,10 @@ int weft_http_client_request(weft_http_client *c, const char *method, const char
  * NULL is ignored. Thread-safety: any thread. */
 void weft_http_response_free(weft_http_response *r);
 
-/* weft_http_client_stats: counters since creation. */
+/* weft_http_client_stats_get: the counters since creation into *out.
+ * Returns: nothing (c or out NULL: nothing is written). Errors: none.
+ * Thread-safety: a task of the client's loop, or any thread once that
+ * loop no longer runs. */
 typedef struct weft_http_client_stats {
     uint64_t requests, connects, reused, redirects, retries;
 } weft_http_client_stats;

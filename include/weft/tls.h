@@ -47,41 +47,52 @@ int weft_tls_ctx_client(weft_tls_ctx **out, const weft_tls_client_opts *opts);
  * cert_file and the private key of key_file (PEM).
  * Returns: 0 and *out. Errors: -ENOENT or -EPROTO (a file that cannot be
  * read, a key that does not match), -ENOMEM, -ENOTSUP.
- * Thread-safety: any thread. */
+ * Ownership: the caller owns *out (weft_tls_ctx_destroy); the files are
+ * read during the call, not kept. Thread-safety: any thread. */
 int weft_tls_ctx_server(weft_tls_ctx **out, const char *cert_file, const char *key_file);
 
-/* weft_tls_ctx_destroy: free ctx once no session uses it. NULL is ignored. */
+/* weft_tls_ctx_destroy: free ctx once no session uses it. NULL is ignored.
+ * Returns: nothing. Ownership: ctx is consumed. Thread-safety: any
+ * thread. */
 void weft_tls_ctx_destroy(weft_tls_ctx *ctx);
 
 /* weft_tls_connect: the client handshake on the connected socket fd, for
  * host (sent as SNI, and the name the certificate must carry).
  * Returns: 0 and *out. Errors: -EPROTO (see weft_tls_error), -ETIMEDOUT,
- * -ECANCELED, -ECONNRESET, -ENOMEM. Ownership: *out borrows fd (the
- * caller closes it after weft_tls_destroy). In a task. */
+ * -ECANCELED, -ECONNRESET, -ENOMEM. Ownership: the caller owns *out
+ * (weft_tls_destroy), which borrows fd (the caller closes it after) and
+ * ctx (it must outlive the session). Thread-safety: in a task. */
 int weft_tls_connect(weft_tls_ctx *ctx, int fd, const char *host, int64_t deadline, weft_tls **out);
 
 /* weft_tls_accept: the server handshake on the accepted socket fd.
- * Returns, errors and ownership as weft_tls_connect. In a task. */
+ * Returns, errors and ownership as weft_tls_connect. Thread-safety: in a
+ * task. */
 int weft_tls_accept(weft_tls_ctx *ctx, int fd, int64_t deadline, weft_tls **out);
 
 /* weft_tls_read: at most n bytes of plaintext as soon as any are there.
  * Returns: bytes read (> 0), or 0 at the end of the stream (the peer's
  * close_notify, or the connection closed). Errors: -ETIMEDOUT,
- * -ECANCELED, -ECONNRESET, -EPROTO. In a task. */
+ * -ECANCELED, -ECONNRESET, -EPROTO. Ownership: borrows buf for the call.
+ * Thread-safety: in a task of t's loop; one reader at a time. */
 int weft_tls_read(weft_tls *t, void *buf, size_t n, int64_t deadline);
 
 /* weft_tls_write_all: all n bytes of plaintext.
- * Returns: 0. Errors: as weft_tls_read, and -EPIPE. In a task. */
+ * Returns: 0. Errors: as weft_tls_read, and -EPIPE. Ownership: borrows
+ * buf for the call. Thread-safety: in a task of t's loop; one writer at a
+ * time. */
 int weft_tls_write_all(weft_tls *t, const void *buf, size_t n, int64_t deadline);
 
 /* weft_tls_destroy: send close_notify if the session is sound (without
  * waiting for the peer's), and free t; fd stays open. NULL is ignored.
- * In a task of t's loop. */
+ * Returns: nothing. Ownership: t is consumed.
+ * Thread-safety: in a task of t's loop. */
 void weft_tls_destroy(weft_tls *t);
 
 /* weft_tls_error: why the last call on t (or, for NULL, the last failed
- * handshake or context on this thread) failed, in words; "" if unknown.
- * Valid until the next call on this thread. */
+ * handshake or context on this thread) failed.
+ * Returns: the reason in words, "" if unknown. Ownership: for t, valid
+ * while t lives; for NULL, until the next TLS failure on this thread.
+ * Thread-safety: t's loop thread; NULL: any thread (its own record). */
 const char *weft_tls_error(const weft_tls *t);
 
 #ifdef __cplusplus
